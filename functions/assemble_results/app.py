@@ -1,0 +1,34 @@
+"""State AssembleResults: every input row's value, in order, written where GET reads it."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sentiment_service.chunking import plan_batch
+from sentiment_service.observability import logger, metrics, tracer
+from sentiment_service.results import assemble_rows
+from sentiment_service.settings import client, settings
+from sentiment_service.storage import ResultsTable
+from sentiment_service.worker import retryable_storage_errors
+
+
+def assemble_batch(batch_id: str, staging_id: str, input_pages: int, language: str, table: ResultsTable) -> dict:
+    """Rebuild the plan from the staged rows and join it with the stored chunk values."""
+    staged = table.read_input(batch_id, staging_id, input_pages)
+    plan = plan_batch([value for _, value in staged], language)
+    rows = assemble_rows([number for number, _ in staged], plan, table.read_analysis(batch_id))
+    pages = table.put_results(batch_id, rows)
+    metrics.add_metric(name="RowsAnswered", unit="Count", value=len(rows))
+    return {"rowCount": len(rows), "resultPages": pages}
+
+
+@logger.inject_lambda_context(correlation_id_path="batchId", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    config = settings()
+    with retryable_storage_errors():
+        table = ResultsTable(client("dynamodb", "worker"), config.table_name, config.retention_seconds)
+        outcome = assemble_batch(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table)
+    logger.info("results assembled", extra=outcome)
+    return outcome

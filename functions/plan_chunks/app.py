@@ -1,0 +1,38 @@
+"""State PlanChunks: turn the staged rows into Comprehend chunks and the Map's work items."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sentiment_service.chunking import plan_batch
+from sentiment_service.observability import logger, metrics, tracer
+from sentiment_service.settings import client, settings
+from sentiment_service.storage import ResultsTable
+from sentiment_service.worker import retryable_storage_errors
+
+
+def plan_chunks(batch_id: str, staging_id: str, input_pages: int, language: str, table: ResultsTable) -> dict:
+    """Write every chunk's texts and return only counts and chunk ranges to Step Functions."""
+    staged = table.read_input(batch_id, staging_id, input_pages)
+    plan = plan_batch([value for _, value in staged], language)
+    table.put_chunks(batch_id, ((index, plan.chunk_texts(index)) for index in range(len(plan.chunks))))
+    table.set_chunks_total(batch_id, len(plan.chunks))
+    metrics.add_metric(name="DocumentsPlanned", unit="Count", value=len(plan.documents))
+    metrics.add_metric(name="RowsSkipped", unit="Count", value=len(staged) - sum(isinstance(source, int) for source in plan.row_documents))
+    return {
+        "documentCount": len(plan.documents),
+        "chunkCount": len(plan.chunks),
+        "workItems": [item.as_dict() for item in plan.work_items],
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path="batchId", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    config = settings()
+    with retryable_storage_errors():
+        table = ResultsTable(client("dynamodb", "worker"), config.table_name, config.retention_seconds)
+        plan = plan_chunks(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table)
+    logger.info("batch planned", extra={key: plan[key] for key in ("documentCount", "chunkCount")})
+    return plan

@@ -1,0 +1,67 @@
+"""POST /sentiment: accept a Snowflake batch, stage it, start its execution, answer 202."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sentiment_service import api, storage
+from sentiment_service.chunking import normalize_argument
+from sentiment_service.observability import logger, metrics, tracer
+from sentiment_service.protocol import Answer, BatchRequest, parse_batch_request, rejection
+from sentiment_service.settings import client, settings
+from sentiment_service.storage import BatchRecord, ResultsTable
+from sentiment_service.workflow import Workflow, execution_name
+
+app = api.resolver()
+
+
+def execution_input(record: BatchRecord, language: str) -> dict:
+    """References and counts only: rows stay in DynamoDB, out of the execution history."""
+    return {
+        "batchId": record.batch_id,
+        "queryId": record.query_id,
+        "rowCount": record.row_count,
+        "stagingId": record.staging_id,
+        "inputPages": record.input_pages,
+        "language": language,
+    }
+
+
+def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, language: str) -> Answer:
+    """Stage and start a batch exactly once, however often Snowflake posts it."""
+    record = table.get_batch(request.batch_id)
+    if record is None:
+        fingerprint = request.fingerprint
+        staged = [[number, normalize_argument(value)] for number, value in request.rows]
+        pages = table.stage_input(request.batch_id, fingerprint[:16], staged)
+        candidate = table.new_record(request.batch_id, execution_name(request.batch_id), request.query_id, fingerprint, len(staged), pages)
+        record = candidate if table.create_batch(candidate) else table.get_batch(request.batch_id)
+        if record is None:
+            return rejection(503, "The batch was being recorded by another request; Snowflake retries it.")
+        metrics.add_metric(name="RowsAccepted", unit="Count", value=len(staged))
+    if record.fingerprint != request.fingerprint:
+        return rejection(409, "This batch id was already posted with different rows; the first batch is kept.")
+    if record.status != storage.STATUS_STARTED:
+        flow.start(record.execution_name, execution_input(record, language))
+        table.mark_started(record.batch_id)
+        metrics.add_metric(name="BatchesStarted", unit="Count", value=1)
+    logger.info("batch accepted", extra={"execution": record.execution_name, "rows": record.row_count})
+    return Answer(202, {"status": "ACCEPTED", "rows": record.row_count, "execution": record.execution_name})
+
+
+@app.post("/sentiment")
+def post_sentiment():
+    event = app.current_event
+    request = parse_batch_request(event.headers, event.body, is_base64=event.is_base64_encoded)
+    logger.set_correlation_id(request.batch_id)
+    config = settings()
+    table = ResultsTable(client("dynamodb"), config.table_name, config.retention_seconds)
+    flow = Workflow(client("stepfunctions"), config.state_machine_arn)
+    return api.respond(accept_batch(request, table, flow, config.language_code))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

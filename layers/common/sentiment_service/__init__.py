@@ -1,0 +1,1 @@
+"""Shared code of the Snowflake sentiment service, deployed as a Lambda layer."""

@@ -1,0 +1,78 @@
+"""Amazon Comprehend's BatchDetectSentiment, and what its answers mean for our rows.
+
+The exception class names below are the error names Step Functions sees (a Lambda
+task's errorType); statemachine/sentiment.asl.json retries the transient ones with
+exponential backoff and full jitter and lets the permanent ones fail the batch. Their
+messages are one sentence an operator and a Snowflake user can act on, and never quote
+row text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded", "ProvisionedThroughputExceededException"})
+TRANSIENT_CODES = frozenset({"InternalServerException", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException"})
+
+
+class ComprehendThrottled(Exception):
+    """Comprehend's request quota is exhausted for now; retried with backoff."""
+
+
+class ComprehendUnavailable(Exception):
+    """Comprehend failed in a way that may pass; retried with backoff."""
+
+
+class ComprehendRejected(Exception):
+    """Comprehend refused the call for a reason a retry cannot fix; the batch fails."""
+
+
+class ComprehendContractError(Exception):
+    """Comprehend's answer did not cover every document it was sent; the batch fails."""
+
+
+def sentiment_value(result: dict) -> dict:
+    """A row's value for a ResultList entry: the shape Snowflake users query."""
+    return {"Sentiment": result["Sentiment"], "SentimentScore": dict(result["SentimentScore"])}
+
+
+def error_value(error: dict) -> dict:
+    """A row's value for an ErrorList entry: that row fails, not the batch."""
+    return {"Error": {"Code": error.get("ErrorCode", "Unknown"), "Message": error.get("ErrorMessage", "")}}
+
+
+def detect_sentiment(client: Any, texts: list[str], language: str) -> list[dict]:
+    """One BatchDetectSentiment call; the value for each text, in the order sent."""
+    try:
+        response = client.batch_detect_sentiment(TextList=texts, LanguageCode=language)
+    except ClientError as error:
+        raise classify(error, len(texts), language) from None
+    except BotoCoreError as error:
+        raise ComprehendUnavailable(f"Could not reach Amazon Comprehend ({type(error).__name__}).") from None
+    values: list[dict | None] = [None] * len(texts)
+    for result in response.get("ResultList", []):
+        values[result["Index"]] = sentiment_value(result)
+    for error in response.get("ErrorList", []):
+        values[error["Index"]] = error_value(error)
+    missing = sum(value is None for value in values)
+    if missing:
+        raise ComprehendContractError(f"Amazon Comprehend answered for {len(texts) - missing} of {len(texts)} documents in a call.")
+    return values  # type: ignore[return-value]
+
+
+def classify(error: ClientError, documents: int, language: str) -> Exception:
+    code = error.response.get("Error", {}).get("Code", "Unknown")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in THROTTLING_CODES:
+        return ComprehendThrottled(f"Amazon Comprehend throttled a call ({code}); the account's request quota is exhausted.")
+    if code in TRANSIENT_CODES or status >= 500:
+        return ComprehendUnavailable(f"Amazon Comprehend failed a call ({code}).")
+    reasons = {
+        "UnsupportedLanguageException": f"Amazon Comprehend does not analyse sentiment in language {language!r}.",
+        "AccessDeniedException": "The service's role may not call comprehend:BatchDetectSentiment.",
+        "TextSizeLimitExceededException": "Amazon Comprehend refused a document as too large.",
+        "BatchSizeLimitExceededException": f"Amazon Comprehend refused a call of {documents} documents as too many.",
+    }
+    return ComprehendRejected(reasons.get(code, f"Amazon Comprehend rejected a call of {documents} documents ({code})."))

@@ -1,0 +1,164 @@
+"""An offline Amazon Comprehend BatchDetectSentiment that holds callers to the real contract.
+
+moto implements only DetectSentiment (a constant answer), so this stand-in answers
+BatchDetectSentiment inside moto's Comprehend endpoint: the service's code calls it through
+a real boto3 client, with botocore's validation, error parsing and retries. It refuses
+what the real service refuses (0 or more than 25 documents, an empty or over-5,000-byte
+document, an unsupported language) and answers in its exact shape: ResultList and
+ErrorList sorted by Index. Sentiment comes from the VADER lexicon, mapped onto
+Comprehend's four labels and scores.
+
+Fault and load knobs (environment variables read by `StandIn.from_environment`):
+COMPREHEND_LATENCY_MS, COMPREHEND_QUOTA_RPS (throttles beyond it, like the real
+per-account quota) and COMPREHEND_ERROR_RATE (InternalServerException).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from moto.comprehend.responses import ComprehendResponse
+from moto.core.exceptions import JsonRESTError
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+LANGUAGES = frozenset({"en", "es", "fr", "de", "it", "pt", "ar", "hi", "ja", "ko", "zh", "zh-TW"})
+MAX_DOCUMENTS = 25
+MAX_DOCUMENT_BYTES = 5000
+
+
+class ComprehendError(JsonRESTError):
+    """An error as Comprehend's JSON protocol sends it; botocore raises it as ClientError."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(code, message)
+        self.code = status
+
+
+_vader = SentimentIntensityAnalyzer()
+_vader_lock = threading.Lock()
+
+
+def lexicon_sentiment(text: str) -> dict:
+    """A ResultList entry's Sentiment and SentimentScore for `text`, from VADER."""
+    with _vader_lock:
+        scores = _vader.polarity_scores(text)
+    positive, negative, neutral = scores["pos"], scores["neg"], scores["neu"]
+    mixed = min(positive, negative)
+    total = positive + negative + neutral + mixed or 1.0
+    score = {"Positive": positive / total, "Negative": negative / total, "Neutral": neutral / total, "Mixed": mixed / total}
+    compound = scores["compound"]
+    if positive >= 0.15 and negative >= 0.15 and abs(compound) < 0.5:
+        label = "MIXED"
+    elif compound >= 0.05:
+        label = "POSITIVE"
+    elif compound <= -0.05:
+        label = "NEGATIVE"
+    else:
+        label = "NEUTRAL"
+    return {"Sentiment": label, "SentimentScore": score}
+
+
+@dataclass
+class StandIn:
+    """The stand-in's behaviour and what it has seen; tests steer it through these fields."""
+
+    latency_s: float = 0.0
+    quota_rps: float = 0.0
+    """Calls per second before ThrottlingException; 0 means unlimited."""
+    error_rate: float = 0.0
+    analyse: Callable[[str], dict] = lexicon_sentiment
+    throttle_next: int = 0
+    """Throttle this many further calls (a throttling storm), then answer again."""
+    fail_with: str | None = None
+    """Fail every call with this error code (an outage or a permanent rejection)."""
+    document_error: Callable[[str], tuple[str, str] | None] | None = None
+    """Per-document ErrorList entries: (ErrorCode, ErrorMessage) for texts it picks."""
+    calls: int = 0
+    throttled: int = 0
+    documents: Counter = field(default_factory=Counter)
+    """How often each text was sent: the test oracle for dedup and data handling."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _window: list[float] = field(default_factory=list, repr=False)
+    _random: random.Random = field(default_factory=lambda: random.Random(7), repr=False)
+
+    @classmethod
+    def from_environment(cls) -> StandIn:
+        return cls(
+            latency_s=float(os.environ.get("COMPREHEND_LATENCY_MS", "0")) / 1000,
+            quota_rps=float(os.environ.get("COMPREHEND_QUOTA_RPS", "0")),
+            error_rate=float(os.environ.get("COMPREHEND_ERROR_RATE", "0")),
+        )
+
+    def batch_detect_sentiment(self, text_list: object, language: object) -> dict:
+        self._admit()
+        if not isinstance(text_list, list) or not text_list:
+            raise ComprehendError("InvalidRequestException", "TextList must hold at least 1 document.")
+        if len(text_list) > MAX_DOCUMENTS:
+            raise ComprehendError("BatchSizeLimitExceededException", f"The number of documents in the request exceeds the limit of {MAX_DOCUMENTS}.")
+        if language not in LANGUAGES:
+            raise ComprehendError("UnsupportedLanguageException", "The language code is not supported for sentiment detection.")
+        for text in text_list:
+            if not isinstance(text, str) or len(text) < 1:
+                raise ComprehendError("InvalidRequestException", "Each document must hold at least 1 character.")
+            if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
+                raise ComprehendError("TextSizeLimitExceededException", f"Input text size exceeds limit. Max length of request text allowed is {MAX_DOCUMENT_BYTES} bytes.")
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        results, errors = [], []
+        for index, text in enumerate(text_list):
+            with self._lock:
+                self.documents[text] += 1
+            failure = self.document_error(text) if self.document_error else None
+            if failure:
+                errors.append({"Index": index, "ErrorCode": failure[0], "ErrorMessage": failure[1]})
+            else:
+                results.append({"Index": index, **self.analyse(text)})
+        return {"ResultList": results, "ErrorList": errors}
+
+    def _admit(self) -> None:
+        """Count the call and refuse it the way the real service would under the knobs."""
+        with self._lock:
+            self.calls += 1
+            if self.fail_with:
+                raise ComprehendError(self.fail_with, f"Stand-in failure {self.fail_with}.", 500 if self.fail_with == "InternalServerException" else 400)
+            if self.throttle_next > 0:
+                self.throttle_next -= 1
+                self.throttled += 1
+                raise ComprehendError("ThrottlingException", "Rate exceeded")
+            if self.quota_rps:
+                now = time.monotonic()
+                self._window = [stamp for stamp in self._window if now - stamp < 1.0]
+                if len(self._window) >= self.quota_rps:
+                    self.throttled += 1
+                    raise ComprehendError("ThrottlingException", "Rate exceeded")
+                self._window.append(now)
+            if self.error_rate and self._random.random() < self.error_rate:
+                raise ComprehendError("InternalServerException", "Stand-in internal error.", 500)
+
+
+_installed: list[StandIn] = []
+
+
+def install(stand_in: StandIn) -> Callable[[], None]:
+    """Serve BatchDetectSentiment from `stand_in` inside moto; returns the uninstaller."""
+
+    def batch_detect_sentiment(response: ComprehendResponse) -> str:
+        params = json.loads(response.body)
+        return json.dumps(_installed[-1].batch_detect_sentiment(params.get("TextList"), params.get("LanguageCode")))
+
+    _installed.append(stand_in)
+    ComprehendResponse.batch_detect_sentiment = batch_detect_sentiment  # type: ignore[attr-defined]
+
+    def uninstall() -> None:
+        _installed.remove(stand_in)
+        if not _installed:
+            del ComprehendResponse.batch_detect_sentiment  # type: ignore[attr-defined]
+
+    return uninstall

@@ -1,0 +1,216 @@
+"""The whole service in one process: template.yaml deployed onto moto, handlers in-process.
+
+What is real: the state machine definition (DefinitionSubstitutions applied) run by moto's
+Step Functions engine, every Lambda handler, the DynamoDB table as the template declares
+it, the API routes and proxy events. What stands in: AWS itself (moto) and Comprehend's
+sentiment (local.comprehend).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import os
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from . import comprehend, lambda_seam
+from .template import TEMPLATE, Template
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SNOWFLAKE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/snowflake-sentiment"
+
+OFFLINE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "offline",
+    "AWS_SECRET_ACCESS_KEY": "offline",
+    "AWS_SESSION_TOKEN": "offline",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def _placeholder_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# runs in-process; see local/lambda_seam.py\n")
+    return buffer.getvalue()
+
+
+class OfflineStack:
+    """Start with `with OfflineStack() as stack:`; `stack.request(...)` is API Gateway."""
+
+    def __init__(self, stand_in: comprehend.StandIn | None = None, parameters: dict[str, str] | None = None, template_path: Path = TEMPLATE):
+        self.stand_in = stand_in or comprehend.StandIn()
+        self.template = Template(template_path, {"SnowflakeRoleArn": SNOWFLAKE_ROLE_ARN, **(parameters or {})})
+        self.physical: dict[str, str] = {}
+        self.arns: dict[str, str] = {}
+        self._undo: list[Any] = []
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> OfflineStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        saved = {key: os.environ.get(key) for key in OFFLINE_ENVIRONMENT}
+        os.environ.update(OFFLINE_ENVIRONMENT)
+        self._undo.append(lambda: _restore_environment(saved))
+        mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        mock.start()
+        self._undo.append(mock.stop)
+        self._undo.append(comprehend.install(self.stand_in))
+        self._undo.append(lambda_seam.install())
+        self.session = boto3.session.Session(region_name=REGION)
+        self._deploy()
+
+    def stop(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+    # -- deployment -----------------------------------------------------------------------
+
+    def _deploy(self) -> None:
+        role = self.client("iam").create_role(RoleName="offline-stack", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+        table_id, table = self.template.table()
+        self.physical[table_id] = "sentiment-results"
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(TableName=self.physical[table_id], KeySchema=table["KeySchema"], AttributeDefinitions=table["AttributeDefinitions"], BillingMode=table["BillingMode"])
+        ttl = table["TimeToLiveSpecification"]
+        dynamodb.update_time_to_live(TableName=self.physical[table_id], TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+
+        lambdas = self.client("lambda")
+        specs = self.template.functions()
+        for spec in specs:
+            created = lambdas.create_function(
+                FunctionName=spec.logical_id,
+                Runtime="python3.12",
+                Role=role,
+                Handler=f"app.{spec.handler}",
+                Code={"ZipFile": _placeholder_zip()},
+                MemorySize=spec.memory_mb,
+                Timeout=spec.timeout_s,
+            )
+            self.physical[spec.logical_id] = spec.logical_id
+            self.arns[spec.logical_id] = created["FunctionArn"]
+
+        machine_id, machine = self.template.state_machine()
+        self.physical[machine_id] = "SentimentStateMachine"
+        definition = self.template.state_machine_definition(self._resolve)
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(name=self.physical[machine_id], definition=definition, roleArn=role, type=machine.get("Type", "STANDARD"))["stateMachineArn"]
+        self.arns[machine_id] = self.state_machine_arn
+        self.table_name = self.physical[table_id]
+
+        environment: dict[str, str] = {}
+        for spec in specs:
+            for key, value in spec.environment.items():
+                environment[key] = str(self.template.resolve(value, self._resolve))
+        saved = {key: os.environ.get(key) for key in environment}
+        os.environ.update(environment)
+        self._undo.append(lambda: _restore_environment(saved))
+        from sentiment_service.settings import client
+
+        client.cache_clear()
+        self._functions = {}
+        for spec in specs:
+            handler = lambda_seam.load_handler(spec.module, spec.handler)
+            context = lambda_seam.LambdaContext(spec.logical_id, spec.memory_mb, self.arns[spec.logical_id], spec.timeout_s)
+            lambda_seam.register(spec.logical_id, handler, context)
+            self._functions[spec.logical_id] = (handler, context)
+
+    def _resolve(self, logical_id: str, attribute: str | None) -> str:
+        """Ref and GetAtt as CloudFormation would answer them for this offline deployment."""
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        if logical_id in pseudo:
+            return pseudo[logical_id]
+        if attribute == "Arn":
+            return self.arns[logical_id]
+        if attribute == "Name":
+            return self.physical[logical_id]
+        if attribute is None:
+            is_state_machine = self.template.resources[logical_id]["Type"] == "AWS::Serverless::StateMachine"
+            return self.arns[logical_id] if is_state_machine else self.physical[logical_id]
+        raise KeyError(f"cannot resolve {logical_id}.{attribute} offline")
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def request(self, method: str, path: str = "/sentiment", headers: dict[str, str] | None = None, body: str | bytes | None = None, query: dict[str, str] | None = None) -> dict:
+        """What API Gateway's Lambda proxy integration would answer: statusCode, headers, body."""
+        route = next((route for route in self.template.routes() if route.path == path and route.method == method.upper()), None)
+        if route is None:
+            return {"statusCode": 403, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Missing Authentication Token"}), "isBase64Encoded": False}
+        handler, context = self._functions[route.function]
+        return handler(proxy_event(method.upper(), path, headers or {}, body, query), context.fresh())
+
+    # -- what an operator would look at ------------------------------------------------------
+
+    def executions(self) -> list[dict]:
+        paginator = self.client("stepfunctions").get_paginator("list_executions")
+        return [execution for page in paginator.paginate(stateMachineArn=self.state_machine_arn) for execution in page["executions"]]
+
+    def history(self, execution_arn: str) -> list[dict]:
+        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
+        return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
+
+
+def proxy_event(method: str, path: str, headers: dict[str, str], body: str | bytes | None, query: dict[str, str] | None = None) -> dict:
+    """A REST API Lambda proxy event as API Gateway builds it; binary bodies arrive base64-encoded."""
+    is_base64 = isinstance(body, bytes)
+    text = base64.b64encode(body).decode("ascii") if is_base64 else body
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {key: [value] for key, value in headers.items()},
+        "queryStringParameters": dict(query) if query else None,
+        "multiValueQueryStringParameters": {key: [value] for key, value in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": str(uuid.uuid4()),
+            "accountId": ACCOUNT,
+            "identity": {"sourceIp": "127.0.0.1", "userArn": SNOWFLAKE_ROLE_ARN},
+        },
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def response_json(response: dict) -> Any:
+    """The JSON body of a proxy response, undoing base64 and gzip as a client would."""
+    body = response.get("body") or ""
+    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
+    headers = {key.lower(): value for key, value in (response.get("headers") or {}).items()}
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        headers.setdefault(key.lower(), values[0])
+    if headers.get("content-encoding") == "gzip":
+        raw = gzip.decompress(raw)
+    return json.loads(raw) if raw else None
+
+
+def _restore_environment(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
