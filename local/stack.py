@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import threading
 import uuid
 import zipfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.dynamodb.responses import DynamoHandler
 
 from . import comprehend, lambda_seam
 from .template import TEMPLATE, Template
@@ -36,6 +38,27 @@ OFFLINE_ENVIRONMENT = {
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
+
+
+def serialize_dynamodb() -> Any:
+    """Make moto's DynamoDB safe for concurrent callers; returns the undo.
+
+    Real DynamoDB serves parallel Map iterations; moto's in-memory tables raise
+    "dictionary changed size during iteration" when a Query meets a concurrent write.
+    """
+    original = DynamoHandler.call_action
+    lock = threading.RLock()
+
+    def call_action(self: DynamoHandler) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action
+
+    def undo() -> None:
+        DynamoHandler.call_action = original
+
+    return undo
 
 
 def _placeholder_zip() -> bytes:
@@ -71,6 +94,7 @@ class OfflineStack:
         mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         mock.start()
         self._undo.append(mock.stop)
+        self._undo.append(serialize_dynamodb())
         self._undo.append(comprehend.install(self.stand_in))
         self._undo.append(lambda_seam.install())
         self.session = boto3.session.Session(region_name=REGION)

@@ -35,7 +35,7 @@ def resolver() -> APIGatewayRestResolver:
         logger.info("request rejected", extra={"status": error.status, "reason": error.message})
         return respond(rejection(error.status, error.message))
 
-    @app.exception_handler((ClientError, BotoCoreError, StorageThrottled))
+    @app.exception_handler([ClientError, BotoCoreError, StorageThrottled])
     def aws_failed(error: Exception) -> Response:
         answer = aws_error_answer(error)
         logger.warning("AWS call failed", extra={"status": answer.status, "code": answer.body.get("code")})

@@ -1,0 +1,257 @@
+"""POST -> polling GET -> answer, through the real handlers and the real state machine on moto."""
+
+from __future__ import annotations
+
+import json
+import random
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import history_text
+from local.comprehend import lexicon_sentiment
+from local.snowflake import snowflake_headers
+from sentiment_service.chunking import normalize_argument
+from sentiment_service.workflow import Workflow, execution_name
+
+SEED = ["hello world", "I am happy"]
+
+
+def expected(text):
+    """The value a row must get: the stand-in's sentiment of exactly what Comprehend is sent."""
+    normalized = normalize_argument(text)
+    return lexicon_sentiment(normalized) if isinstance(normalized, str) else normalized
+
+
+def assert_answers(outcome, texts):
+    assert outcome.status == 200, outcome.body
+    assert [row[0] for row in outcome.body["data"]] == list(range(len(texts)))
+    for (_, value), text in zip(outcome.body["data"], texts, strict=True):
+        assert value == expected(text)
+
+
+def corpus(rows: int, seed: int = 5) -> list:
+    generator = random.Random(seed)
+    words = ["great", "awful", "fine", "love", "hate", "okay", "product", "service", "slow", "fast", "broken", "perfect"]
+    texts = []
+    for _ in range(rows):
+        roll = generator.random()
+        if roll < 0.05:
+            texts.append(None)
+        elif roll < 0.08:
+            texts.append("   ")
+        elif roll < 0.30 and texts:
+            texts.append(generator.choice([text for text in texts if text] or ["fine"]))
+        else:
+            texts.append(" ".join(generator.choice(words) for _ in range(generator.randint(1, 30))))
+    return texts
+
+
+def test_seed_example_answers_every_row(snowflake, stand_in):
+    outcome = snowflake.run(SEED)
+    assert_answers(outcome, SEED)
+    assert outcome.body["data"][1][1]["Sentiment"] == "POSITIVE"
+    assert outcome.body["data"][0][1]["Sentiment"] == "NEUTRAL"
+    assert stand_in.calls == 1
+
+
+def test_5000_rows_with_duplicates_and_nulls(snowflake, stand_in):
+    texts = corpus(5000)
+    outcome = snowflake.run(texts)
+    assert_answers(outcome, texts)
+    unique = {normalize_argument(text) for text in texts} - {None}
+    assert set(stand_in.documents) == unique
+    assert set(stand_in.documents.values()) == {1}, "a text was sent to Comprehend more than once"
+    assert stand_in.calls == -(-len(unique) // 25)
+
+
+def test_repeated_posts_start_one_execution_and_keep_the_answer(snowflake, stack, stand_in):
+    headers = snowflake_headers()
+    for _ in range(3):
+        assert snowflake.post(SEED, headers).status == 202
+    first = snowflake.wait(headers)
+    assert snowflake.post(SEED, headers).status == 202
+    again = snowflake.wait(headers)
+    assert_answers(first, SEED)
+    assert again.body == first.body
+    assert len(stack.executions()) == 1
+    assert stand_in.calls == 1
+
+
+def test_a_different_body_under_the_same_batch_id_is_a_conflict(snowflake):
+    headers = snowflake_headers()
+    snowflake.post(SEED, headers)
+    conflict = snowflake.post(["something else"], headers)
+    assert conflict.status == 409
+    assert "different rows" in conflict.body["message"]
+    assert_answers(snowflake.wait(headers), SEED)
+
+
+def test_throttling_is_retried_until_the_batch_completes(snowflake, stack, stand_in):
+    stand_in.throttle_next = 6
+    texts = [f"review {i} was great" for i in range(20)]
+    outcome = snowflake.run(texts)
+    assert_answers(outcome, texts)
+    assert stand_in.throttled == 6
+    history = history_text(stack)
+    assert "ComprehendThrottled" in history, "the state machine's retry was not exercised"
+
+
+def test_a_permanent_comprehend_failure_fails_the_batch_with_its_reason(snowflake, stand_in):
+    stand_in.fail_with = "AccessDeniedException"
+    outcome = snowflake.run(SEED)
+    assert outcome.status == 500
+    assert outcome.body["message"] == "Sentiment batch failed: ComprehendRejected: The service's role may not call comprehend:BatchDetectSentiment."
+
+
+def test_a_per_document_error_is_that_rows_value(snowflake, stand_in):
+    stand_in.document_error = lambda text: ("INTERNAL_SERVER_ERROR", "Internal server error") if "broken" in text else None
+    texts = ["a broken one", "I am happy", None, "another broken thing"]
+    outcome = snowflake.run(texts)
+    assert outcome.status == 200
+    values = [value for _, value in outcome.body["data"]]
+    assert values[0] == values[3] == {"Error": {"Code": "INTERNAL_SERVER_ERROR", "Message": "Internal server error"}}
+    assert values[1] == expected("I am happy")
+    assert values[2] is None
+
+
+def test_non_text_values_get_row_errors_and_the_rest_is_answered(snowflake):
+    texts = ["I am happy", 42, True, {"a": 1}, None, ""]
+    outcome = snowflake.run(texts)
+    assert_answers(outcome, texts)
+    assert outcome.body["data"][1][1]["Error"]["Code"] == "UnsupportedValue"
+
+
+def test_row_numbers_and_order_are_the_inputs(snowflake):
+    headers = snowflake_headers()
+    body = json.dumps({"data": [[5, "I am happy"], [2, None], [9, "hello world"]]})
+    assert snowflake.post(headers=headers, body=body).status == 202
+    outcome = snowflake.wait(headers)
+    assert [[row, value] for row, value in outcome.body["data"]] == [[5, expected("I am happy")], [2, None], [9, expected("hello world")]]
+
+
+def test_a_batch_never_posted_is_404(snowflake):
+    outcome = snowflake.get(snowflake_headers())
+    assert outcome.status == 404
+    assert "never posted" in outcome.body["message"]
+
+
+def test_a_crash_between_staging_and_starting_answers_202_and_the_retry_recovers(snowflake, stack):
+    headers = snowflake_headers()
+    unavailable = ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "StartExecution")
+    with mock.patch.object(Workflow, "start", side_effect=unavailable):
+        crashed = snowflake.post(SEED, headers)
+    assert crashed.status == 503
+    assert snowflake.get(headers).status == 202
+    assert snowflake.get(headers).body["status"] == "STARTING"
+    assert stack.executions() == []
+    assert snowflake.post(SEED, headers).status == 202
+    assert_answers(snowflake.wait(headers), SEED)
+
+
+def test_throttled_start_answers_429_so_snowflake_retries(snowflake):
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "StartExecution")
+    headers = snowflake_headers()
+    with mock.patch.object(Workflow, "start", side_effect=throttled):
+        assert snowflake.post(SEED, headers).status == 429
+    assert snowflake.post(SEED, headers).status == 202
+    assert_answers(snowflake.wait(headers), SEED)
+
+
+def test_running_batches_answer_202_with_progress(snowflake, stand_in):
+    stand_in.latency_s = 0.3
+    headers = snowflake_headers()
+    snowflake.post(corpus(200), headers)
+    running = snowflake.get(headers)
+    assert running.status == 202
+    assert running.body["status"] in ("RUNNING", "STARTING")
+    assert snowflake.wait(headers).status == 200
+
+
+class FixedWorkflow(Workflow):
+    """DescribeExecution answering a chosen state: for the statuses moto cannot reach.
+
+    moto's engine has no redrive and no execution timeout, and stopping an execution
+    during a Map state ends it FAILED with an internal error instead of ABORTED.
+    """
+
+    def __init__(self, state):
+        self.state = state
+
+    def describe(self, name):
+        return self.state
+
+
+@pytest.mark.parametrize(
+    "status, code, fragment",
+    [
+        ("RUNNING", 202, None),
+        ("PENDING_REDRIVE", 202, None),
+        ("FAILED", 500, "Sentiment batch failed: ComprehendRejected: refused."),
+        ("TIMED_OUT", 500, "Sentiment batch timed out: States.Timeout"),
+        ("ABORTED", 500, "Sentiment batch aborted"),
+    ],
+)
+def test_every_execution_status_maps_to_snowflakes_codes(stack, status, code, fragment):
+    from functions.poll_batch.app import poll_batch
+    from sentiment_service.storage import ResultsTable
+    from sentiment_service.workflow import ExecutionState
+
+    error = {"FAILED": "ComprehendRejected", "TIMED_OUT": "States.Timeout"}.get(status)
+    cause = json.dumps({"errorMessage": "refused.", "errorType": "ComprehendRejected"}) if status == "FAILED" else None
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    answer = poll_batch("batch:1", table, FixedWorkflow(ExecutionState(status, None, error, cause)))
+    assert answer.status == code
+    if fragment:
+        assert answer.body["message"].startswith(fragment)
+    else:
+        assert answer.body["status"] == status
+
+
+def test_succeeded_but_expired_results_are_410(stack):
+    from functions.poll_batch.app import poll_batch
+    from sentiment_service.storage import ResultsTable
+    from sentiment_service.workflow import ExecutionState
+
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    answer = poll_batch("batch:expired", table, FixedWorkflow(ExecutionState("SUCCEEDED", {"rowCount": 2, "resultPages": 1}, None, None)))
+    assert answer.status == 410
+
+
+def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stand_in, capfd):
+    stand_in.throttle_next = 5
+    stand_in.document_error = lambda text: ("INTERNAL_SERVER_ERROR", "failed") if "broken" in text else None
+    texts = SEED + ["a broken sample sentence", "Zebras quietly adore marmalade"]
+    assert_answers_or_errors = snowflake.run(texts)
+    assert assert_answers_or_errors.status == 200
+    history = history_text(stack)
+    logs = capfd.readouterr()
+    assert "ComprehendThrottled" in history
+    for text in texts:
+        assert text not in history
+        assert text not in logs.out and text not in logs.err
+
+
+def test_history_events_per_iteration_match_the_bound_model(snowflake, stack):
+    import test_statemachine as model
+
+    snowflake.run([f"review number {i}" for i in range(80)])
+    (execution,) = stack.executions()
+    events = [event["type"] for event in stack.history(execution["executionArn"])]
+    iterations = events.count("MapIterationStarted")
+    assert iterations == 4
+    start, end = events.index("MapStateStarted"), events.index("MapStateSucceeded")
+    assert (end - start - 1) / iterations == model.ITERATION_EVENTS + model.TASK_EVENTS
+    assert len(events) == model.history_events_bound({"States": {}}, 0) + sum(
+        model.task_events({}) if state["Type"] == "Task" else model.PASS_EVENTS for state in model.DEFINITION["States"].values() if state["Type"] in ("Task", "Pass")
+    ) + model.MAP_EVENTS + iterations * (model.ITERATION_EVENTS + model.TASK_EVENTS)
+
+
+def test_execution_is_named_after_the_batch_id(snowflake, stack):
+    headers = snowflake_headers(batch_id="01b02bdf-0001-7b58-0003-27d60056b5a6:1:7:0:0")
+    snowflake.run(SEED, headers)
+    (execution,) = stack.executions()
+    assert execution["name"] == execution_name("01b02bdf-0001-7b58-0003-27d60056b5a6:1:7:0:0")
+    described = stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"])["queryId"] == "01b02bdf-0001-7b58-0003-27d60056b5a6"
