@@ -14,6 +14,7 @@ import io
 import json
 import os
 import threading
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -100,7 +101,16 @@ class OfflineStack:
         self.session = boto3.session.Session(region_name=REGION)
         self._deploy()
 
-    def stop(self) -> None:
+    def stop(self, drain_s: float = 120.0) -> None:
+        """Let running executions finish, then undo everything start() did.
+
+        moto runs executions in threads that outlive the mock; one still running after the
+        mock stops would find no in-process handlers and no emulated AWS.
+        """
+        if hasattr(self, "state_machine_arn"):
+            deadline = time.monotonic() + drain_s
+            while any(execution["status"] == "RUNNING" for execution in self.executions()) and time.monotonic() < deadline:
+                time.sleep(0.05)
         while self._undo:
             self._undo.pop()()
 

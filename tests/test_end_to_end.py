@@ -255,3 +255,14 @@ def test_execution_is_named_after_the_batch_id(snowflake, stack):
     assert execution["name"] == execution_name("01b02bdf-0001-7b58-0003-27d60056b5a6:1:7:0:0")
     described = stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"])["queryId"] == "01b02bdf-0001-7b58-0003-27d60056b5a6"
+
+
+def test_the_largest_body_lambda_accepts_is_answered_in_full(snowflake):
+    words = "good bad great awful fine slow fast love hate product service support".split()
+    generator = random.Random(11)
+    texts = [" ".join(generator.choice(words) for _ in range(1000))[:4990] + f" #{i}" for i in range(1190)]
+    headers = snowflake_headers()
+    body = json.dumps({"data": [[number, text] for number, text in enumerate(texts)]})
+    assert 5_900_000 < len(body.encode()) < 6 * 1024 * 1024
+    assert snowflake.post(headers=headers, body=body).status == 202
+    assert_answers(snowflake.wait(headers), texts)

@@ -1,0 +1,110 @@
+"""The offline emulation itself: the moto seam runs handlers in-process, the stand-in keeps Comprehend's contract."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, ParamValidationError
+
+from local import lambda_seam
+from local.comprehend import StandIn
+
+
+def comprehend_error(stack, texts, language="en") -> str:
+    with pytest.raises(ClientError) as caught:
+        stack.client("comprehend").batch_detect_sentiment(TextList=texts, LanguageCode=language)
+    return caught.value.response["Error"]["Code"]
+
+
+def test_stand_in_answers_in_comprehends_shape(stack, stand_in):
+    stand_in.document_error = lambda text: ("INTERNAL_SERVER_ERROR", "boom") if text == "bad" else None
+    response = stack.client("comprehend").batch_detect_sentiment(TextList=["I love it", "bad", "I hate it"], LanguageCode="en")
+    assert [entry["Index"] for entry in response["ResultList"]] == [0, 2]
+    assert response["ErrorList"] == [{"Index": 1, "ErrorCode": "INTERNAL_SERVER_ERROR", "ErrorMessage": "boom"}]
+    first = response["ResultList"][0]
+    assert first["Sentiment"] == "POSITIVE" and response["ResultList"][1]["Sentiment"] == "NEGATIVE"
+    assert set(first["SentimentScore"]) == {"Positive", "Negative", "Neutral", "Mixed"}
+    assert abs(sum(first["SentimentScore"].values()) - 1) < 1e-9
+
+
+def test_stand_in_refuses_what_comprehend_refuses(stack):
+    assert comprehend_error(stack, ["x"] * 26) == "BatchSizeLimitExceededException"
+    assert comprehend_error(stack, ["é" * 2501]) == "TextSizeLimitExceededException"
+    assert comprehend_error(stack, ["hola"], "xx") == "UnsupportedLanguageException"
+    stack.client("comprehend").batch_detect_sentiment(TextList=["x" * 5000] * 25, LanguageCode="zh-TW")
+
+
+def test_boto3_refuses_an_empty_document_before_sending_it(stack):
+    with pytest.raises(ParamValidationError):
+        stack.client("comprehend").batch_detect_sentiment(TextList=[""], LanguageCode="en")
+
+
+def test_stand_in_refuses_an_empty_list_and_an_empty_document_itself():
+    from local.comprehend import ComprehendError
+
+    for texts in ([], [""]):
+        with pytest.raises(ComprehendError):
+            StandIn().batch_detect_sentiment(texts, "en")
+
+
+def test_stand_in_quota_throttles_beyond_its_rate(stack, stand_in):
+    stand_in.quota_rps = 3
+    client = stack.session.client("comprehend", config=Config(retries={"total_max_attempts": 1}))
+    codes = []
+    for _ in range(5):
+        try:
+            client.batch_detect_sentiment(TextList=["fine"], LanguageCode="en")
+            codes.append("ok")
+        except ClientError as error:
+            codes.append(error.response["Error"]["Code"])
+    assert codes.count("ok") == 3 and codes.count("ThrottlingException") == 2
+
+
+def test_stand_in_knobs_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("COMPREHEND_LATENCY_MS", "150")
+    monkeypatch.setenv("COMPREHEND_QUOTA_RPS", "20")
+    monkeypatch.setenv("COMPREHEND_ERROR_RATE", "0.25")
+    configured = StandIn.from_environment()
+    assert (configured.latency_s, configured.quota_rps, configured.error_rate) == (0.15, 20.0, 0.25)
+
+
+def test_lambda_seam_runs_registered_handlers_in_process(stack):
+    def handler(event, context):
+        if event.get("fail"):
+            raise ValueError("asked to fail")
+        return {"echo": event["value"], "function": context.function_name}
+
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("app.py", "")
+    role = "arn:aws:iam::123456789012:role/offline-stack"
+    created = stack.client("lambda").create_function(FunctionName="SeamProbe", Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": zipped.getvalue()})
+    lambda_seam.register("SeamProbe", handler, lambda_seam.LambdaContext("SeamProbe", 128, created["FunctionArn"], 3))
+    ok = stack.client("lambda").invoke(FunctionName="SeamProbe", Payload=json.dumps({"value": 7}))
+    assert json.loads(ok["Payload"].read()) == {"echo": 7, "function": "SeamProbe"}
+    failed = stack.client("lambda").invoke(FunctionName="SeamProbe", Payload=json.dumps({"fail": True}))
+    assert failed["FunctionError"] == "Handled"
+    report = json.loads(failed["Payload"].read())
+    assert report["errorType"] == "ValueError" and report["errorMessage"] == "asked to fail"
+
+
+def test_the_deployed_definition_is_the_templates(stack):
+    definition = json.loads(stack.client("stepfunctions").describe_state_machine(stateMachineArn=stack.state_machine_arn)["definition"])
+    analyze = definition["States"]["AnalyzeChunks"]["ItemProcessor"]["States"]["AnalyzeChunk"]
+    assert analyze["Resource"] == stack.arns["AnalyzeChunksFunction"]
+    assert definition["States"]["ApplySettings"]["Parameters"]["mapConcurrency.$"] == "States.StringToJson('8')"
+
+
+def test_template_parameters_reach_the_definition_and_the_functions():
+    from local.stack import OfflineStack
+
+    with OfflineStack(parameters={"MapConcurrency": "3", "LanguageCode": "de"}) as stack:
+        definition = json.loads(stack.client("stepfunctions").describe_state_machine(stateMachineArn=stack.state_machine_arn)["definition"])
+        assert definition["States"]["ApplySettings"]["Parameters"]["mapConcurrency.$"] == "States.StringToJson('3')"
+        import os
+
+        assert os.environ["LANGUAGE_CODE"] == "de"
