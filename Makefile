@@ -27,5 +27,11 @@ unit: $(STAMP)
 
 test: lint unit
 
+demo: $(STAMP)
+	$(BIN)/python -m local demo
+
+local: $(STAMP)
+	$(BIN)/python -m local serve
+
 clean:
 	rm -rf $(VENV) .pytest_cache .aws-sam

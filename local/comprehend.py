@@ -60,7 +60,7 @@ def lexicon_sentiment(text: str) -> dict:
     total = positive + negative + neutral + mixed or 1.0
     score = {"Positive": positive / total, "Negative": negative / total, "Neutral": neutral / total, "Mixed": mixed / total}
     compound = scores["compound"]
-    if positive >= 0.15 and negative >= 0.15 and abs(compound) < 0.5:
+    if positive >= 0.1 and negative >= 0.1 and abs(compound) < 0.5:
         label = "MIXED"
     elif compound >= 0.05:
         label = "POSITIVE"

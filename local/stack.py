@@ -30,6 +30,8 @@ from .template import TEMPLATE, Template
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SNOWFLAKE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/snowflake-sentiment"
+STATE_MACHINE_NAME = "SentimentStateMachine"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
 OFFLINE_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "offline",
@@ -38,7 +40,10 @@ OFFLINE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
 }
+"""Lambda gives each concurrent invocation its own process; offline they are threads of one,
+and Powertools Metrics' per-process buffer is not safe to flush from many at once."""
 
 
 def serialize_dynamodb() -> Any:
@@ -72,9 +77,10 @@ def _placeholder_zip() -> bytes:
 class OfflineStack:
     """Start with `with OfflineStack() as stack:`; `stack.request(...)` is API Gateway."""
 
-    def __init__(self, stand_in: comprehend.StandIn | None = None, parameters: dict[str, str] | None = None, template_path: Path = TEMPLATE):
+    def __init__(self, stand_in: comprehend.StandIn | None = None, parameters: dict[str, str] | None = None, template_path: Path = TEMPLATE, environment: dict[str, str] | None = None):
         self.stand_in = stand_in or comprehend.StandIn()
         self.template = Template(template_path, {"SnowflakeRoleArn": SNOWFLAKE_ROLE_ARN, **(parameters or {})})
+        self.environment_overrides = environment or {}
         self.physical: dict[str, str] = {}
         self.arns: dict[str, str] = {}
         self._undo: list[Any] = []
@@ -144,7 +150,7 @@ class OfflineStack:
             self.arns[spec.logical_id] = created["FunctionArn"]
 
         machine_id, machine = self.template.state_machine()
-        self.physical[machine_id] = "SentimentStateMachine"
+        self.physical[machine_id] = STATE_MACHINE_NAME
         definition = self.template.state_machine_definition(self._resolve)
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(name=self.physical[machine_id], definition=definition, roleArn=role, type=machine.get("Type", "STANDARD"))["stateMachineArn"]
         self.arns[machine_id] = self.state_machine_arn
@@ -154,6 +160,7 @@ class OfflineStack:
         for spec in specs:
             for key, value in spec.environment.items():
                 environment[key] = str(self.template.resolve(value, self._resolve))
+        environment.update(self.environment_overrides)
         saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         self._undo.append(lambda: _restore_environment(saved))

@@ -1,0 +1,56 @@
+"""python -m local serve | demo | client FILE: the service offline, and a Snowflake-like client."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API on PORT (3000) and emulated AWS on AWS_PORT (5055)")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--aws-port", type=int)
+    demo = commands.add_parser("demo", help="start the local stack, run one Snowflake batch, print its sentiment")
+    demo.add_argument("--url", help="run the batch against this external function URL instead of a stack of its own")
+    client = commands.add_parser("client", help="send a CSV or JSON file of texts as Snowflake batches")
+    client.add_argument("file", type=Path)
+    client.add_argument("--url", default="http://127.0.0.1:3000/sentiment", help="the external function URL (default: make local)")
+    client.add_argument("--column", help="CSV column or JSON key holding the text (default: the first column)")
+    client.add_argument("--batch-rows", type=int, default=1000, help="rows per batch, like MAX_BATCH_ROWS")
+    client.add_argument("--parallel", type=int, default=4, help="batches in flight at once")
+    client.add_argument("--sigv4", metavar="REGION", help="sign requests with your AWS credentials for a deployed stack in REGION")
+    client.add_argument("--no-gzip", action="store_true", help="send plain JSON bodies")
+    client.add_argument("--out", type=Path, help="save results as .csv or .json instead of printing a table")
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        from .server import serve as run
+
+        run(args.port, args.aws_port)
+        return 0
+    if args.command == "demo":
+        from .demo import main as demo
+
+        return demo(args.url)
+    from .client import BatchFailed, Client, format_table, load_texts, progress_printer, save
+
+    texts = load_texts(args.file, args.column)
+    try:
+        values = Client(args.url, args.sigv4, not args.no_gzip).run(texts, args.batch_rows, args.parallel, progress_printer())
+    except BatchFailed as failure:
+        print(f"\n{failure}", file=sys.stderr)
+        return 1
+    print(file=sys.stderr)
+    if args.out:
+        save(args.out, texts, values)
+        print(f"{len(values)} rows written to {args.out}", file=sys.stderr)
+    else:
+        print(format_table(texts, values))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

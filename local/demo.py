@@ -1,0 +1,72 @@
+"""`make demo`: the whole service on this machine, one Snowflake batch, a table of sentiment."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from sentiment_service.workflow import execution_arn, execution_name
+
+from .client import Client, format_table
+from .server import LocalService
+from .snowflake import QUERY_ID_HEADER, snowflake_headers
+from .stack import STATE_MACHINE_ARN
+
+LONG_REVIEW = " ".join(["The battery lasts all day and the screen is gorgeous, but the speakers are tinny."] * 80)
+
+TEXTS = [
+    "hello world",
+    "I am happy",
+    "Absolutely love this blender. Smoothies in seconds, easy to clean, worth every penny!",
+    "Terrible customer service. I waited three weeks and the refund never arrived.",
+    "The hotel room was spotless and the staff were lovely, but the breakfast was awful.",
+    "It's fine. Does what it says, nothing more.",
+    "Worst purchase of my life. Broke after two days.",
+    "The delivery was late but the product itself is great.",
+    "¡Me encanta este producto! Funciona perfectamente.",
+    "Ce restaurant était décevant, le service très lent.",
+    None,
+    "",
+    "   ",
+    LONG_REVIEW,
+    "I am happy",
+    "🙂 Great value, would buy again 👍",
+]
+
+
+def main(url: str | None = None) -> int:
+    """Run the demo batch on a stack of its own, or against a running `make local` (or deployment) at `url`."""
+    started = time.monotonic()
+    service = None
+    if url is None:
+        service = LocalService(port=0, aws_port=0, say=lambda line: None)
+        service.start()
+        url = f"{service.url}/sentiment"
+        print(f"Local stack up in {time.monotonic() - started:.1f}s: API {url}, emulated AWS {service.aws_url}")
+    try:
+        query_id = snowflake_headers()[QUERY_ID_HEADER]
+        print(f"Sending {len(TEXTS)} rows as one Snowflake batch (query {query_id}, headers from events/post.json), polling like Snowflake...\n")
+        values = Client(url).run(TEXTS, batch_rows=len(TEXTS), parallel=1, query_id=query_id)
+        print(format_table(TEXTS, values))
+        name = execution_name(f"{query_id}:1:0:0:0")
+        print(f"\nExecution {name}")
+        if service is not None:
+            (execution,) = service.stack.executions()
+            history = service.stack.history(execution["executionArn"])
+            states = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
+            print(f"  {execution['status']}, {len(history)} history events, states {' -> '.join(dict.fromkeys(states))}")
+            print(f"  Comprehend calls: {service.stack.stand_in.calls} for {sum(isinstance(text, str) and bool(text.strip()) for text in TEXTS)} non-blank rows (NULLs, blanks and duplicates are not sent)")
+            print("\nTo inspect it as in the Step Functions console, run `make local` in one terminal and in another:")
+            print("  .venv/bin/python -m local demo --url http://127.0.0.1:3000/sentiment")
+        else:
+            print("Inspect it with:")
+        print(f"  aws --endpoint-url http://127.0.0.1:5055 --region us-east-1 stepfunctions get-execution-history --execution-arn {execution_arn(STATE_MACHINE_ARN, name)}")
+        print(f"Done in {time.monotonic() - started:.1f}s.")
+        return 0
+    finally:
+        if service is not None:
+            service.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""`make local`: the service over HTTP on one machine, as `sam local start-api` would serve it.
+
+- http://127.0.0.1:3000 (PORT): the template's API routes. Requests become REST API proxy
+  events, responses go back with their status, headers and body, gzip-compressed above the
+  API's MinimumCompressionSize when the client accepts gzip, as API Gateway does.
+- http://127.0.0.1:5055 (AWS_PORT): the emulated AWS endpoint, for
+  `aws --endpoint-url http://127.0.0.1:5055 stepfunctions get-execution-history ...`.
+
+One line is printed per request and per execution status change; row text never.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from moto.server import ThreadedMotoServer
+
+from .comprehend import StandIn
+from .stack import OfflineStack
+
+HOST = "127.0.0.1"
+
+
+def api_response_bytes(response: dict, accepts_gzip: bool, minimum_compression: int | None) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body bytes of a proxy response, compressed as API Gateway would."""
+    headers = {key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}
+    headers.update(response.get("headers") or {})
+    body = response.get("body") or ""
+    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
+    already = any(key.lower() == "content-encoding" for key in headers)
+    if accepts_gzip and not already and minimum_compression is not None and len(raw) > minimum_compression:
+        raw = gzip.compress(raw, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    headers["Content-Length"] = str(len(raw))
+    return int(response["statusCode"]), headers, raw
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+class LocalService:
+    """The offline stack plus its two HTTP faces and an execution watcher."""
+
+    def __init__(self, port: int = 3000, aws_port: int = 5055, stand_in: StandIn | None = None, say: Callable[[str], None] = print):
+        self.port = port
+        self.aws_port = aws_port
+        self.say = say
+        self.stack = OfflineStack(stand_in or StandIn.from_environment(), environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
+        self._stopping = threading.Event()
+        self._function_locks: dict[str, threading.Lock] = {}
+
+    def start(self) -> None:
+        if self.aws_port == 0:
+            self.aws_port = free_port()
+        self.stack.start()
+        self.minimum_compression = self.stack.template.api_property("MinimumCompressionSize")
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.aws = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
+        self.aws.start()
+        self.http = ThreadingHTTPServer((HOST, self.port), self._handler_class())
+        self.http.daemon_threads = True
+        self.port = self.http.server_address[1]
+        threading.Thread(target=self.http.serve_forever, name="api", daemon=True).start()
+        self._watcher = threading.Thread(target=self._watch_executions, name="watcher", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.http.shutdown()
+        self.http.server_close()
+        self.aws.stop()
+        self.stack.stop(drain_s=5)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{HOST}:{self.aws_port}"
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request through API Gateway's proxy integration to the route's handler."""
+        parts = urlsplit(target)
+        path = parts.path.removeprefix("/v1") or "/"
+        query = dict(parse_qsl(parts.query)) or None
+        text: str | bytes | None
+        if not body:
+            text = None
+        elif any(key.lower() == "content-encoding" for key in headers):
+            text = body
+        else:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                text = body
+        route = next((route for route in self.stack.template.routes() if route.path == path and route.method == method), None)
+        lock = self._function_locks.setdefault(route.function if route else "", threading.Lock())
+        with lock:
+            response = self.stack.request(method, path, headers, text, query)
+        accepts_gzip = "gzip" in next((value for key, value in headers.items() if key.lower() == "accept-encoding"), "")
+        return api_response_bytes(response, accepts_gzip, self.minimum_compression)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                started = time.perf_counter()
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, raw = service.handle(self.command, self.path, dict(self.headers.items()), body)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(raw)
+                batch = self.headers.get("sf-external-function-query-batch-id", "-")
+                service.say(f"{self.command:4} {self.path} batch={batch} -> {status} {len(raw)}B {1000 * (time.perf_counter() - started):.0f}ms")
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Requests are reported by _serve, one line each."""
+
+        return Handler
+
+    def _watch_executions(self) -> None:
+        seen: dict[str, str] = {}
+        sfn = self.stack.client("stepfunctions")
+        while not self._stopping.wait(0.2):
+            try:
+                executions = sfn.list_executions(stateMachineArn=self.stack.state_machine_arn)["executions"]
+            except Exception:  # noqa: BLE001 - the watcher only reports; the stack may be stopping
+                continue
+            for execution in executions:
+                if seen.get(execution["name"]) != execution["status"]:
+                    seen[execution["name"]] = execution["status"]
+                    self.say(f"execution {execution['name']} {execution['status']}")
+
+
+def serve(port: int | None = None, aws_port: int | None = None) -> None:
+    service = LocalService(int(port or os.environ.get("PORT", 3000)), int(aws_port or os.environ.get("AWS_PORT", 5055)))
+    service.start()
+    service.say(f"Snowflake sentiment service on {service.url}/sentiment (POST and GET)")
+    service.say(f"Emulated AWS on {service.aws_url}: aws --endpoint-url {service.aws_url} stepfunctions list-executions --state-machine-arn {service.stack.state_machine_arn}")
+    service.say("Ctrl-C stops.")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+        service.say("stopping")
+    finally:
+        service.stop()
+        service.say("stopped")
+
