@@ -193,7 +193,8 @@ def save(path: Path, texts: list[Any], values: list[Any]) -> None:
             writer.writerow([row, text, (value or {}).get("Sentiment", ""), *(scores.get(name, "") for name in ("Positive", "Negative", "Neutral", "Mixed")), f"{error['Code']}: {error['Message']}" if error else ""])
 
 
-def progress_printer(stream: Any = sys.stderr) -> Callable[[str], None]:
+def progress_printer(stream: Any = None) -> Callable[[str], None]:
+    stream = stream or sys.stderr
     interactive = stream.isatty()
 
     def show(line: str) -> None:
