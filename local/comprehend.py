@@ -82,6 +82,9 @@ class StandIn:
     analyse: Callable[[str], dict] = lexicon_sentiment
     throttle_next: int = 0
     """Throttle this many further calls (a throttling storm), then answer again."""
+    storm_until: float = 0.0
+    """Until this time.monotonic(), throttle a `storm_share` of calls: a throttling storm."""
+    storm_share: float = 0.0
     fail_with: str | None = None
     """Fail every call with this error code (an outage or a permanent rejection)."""
     document_error: Callable[[str], tuple[str, str] | None] | None = None
@@ -93,6 +96,10 @@ class StandIn:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _window: list[float] = field(default_factory=list, repr=False)
     _random: random.Random = field(default_factory=lambda: random.Random(7), repr=False)
+
+    def storm(self, seconds: float, share: float) -> None:
+        """Throttle `share` of the calls for the next `seconds`."""
+        self.storm_until, self.storm_share = time.monotonic() + seconds, share
 
     @classmethod
     def from_environment(cls) -> StandIn:
@@ -134,6 +141,9 @@ class StandIn:
             self.calls += 1
             if self.fail_with:
                 raise ComprehendError(self.fail_with, f"Stand-in failure {self.fail_with}.", 500 if self.fail_with == "InternalServerException" else 400)
+            if time.monotonic() < self.storm_until and self._random.random() < self.storm_share:
+                self.throttled += 1
+                raise ComprehendError("ThrottlingException", "Rate exceeded")
             if self.throttle_next > 0:
                 self.throttle_next -= 1
                 self.throttled += 1

@@ -19,7 +19,7 @@ def snowflake_headers(batch_id: str | None = None, query_id: str | None = None) 
     headers = dict(json.loads((EVENTS / "post.json").read_text())["headers"])
     query_id = query_id or headers[QUERY_ID_HEADER]
     headers[QUERY_ID_HEADER] = query_id
-    headers[BATCH_ID_HEADER] = batch_id or f"{query_id}:1:{uuid.uuid4().int % 10_000}:0:0"
+    headers[BATCH_ID_HEADER] = batch_id or f"{query_id}:1:{uuid.uuid4().int % 10**12}:0:0"
     return headers
 
 

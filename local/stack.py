@@ -18,10 +18,11 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 from moto import mock_aws
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.responses import DynamoHandler
 
 from . import comprehend, lambda_seam
@@ -46,8 +47,17 @@ OFFLINE_ENVIRONMENT = {
 and Powertools Metrics' per-process buffer is not safe to flush from many at once."""
 
 
-def serialize_dynamodb() -> Any:
-    """Make moto's DynamoDB safe for concurrent callers; returns the undo.
+LAMBDA_REQUEST_LIMIT = 6 * 1024 * 1024
+LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
+"""Lambda's synchronous payload limits in bytes; API Gateway answers 413 to a request event
+above the first and 502 to a response above the second."""
+
+DynamoFault = Callable[[str], "str | None"]
+"""(DynamoDB action, e.g. "PutItem") -> an error code to fail that call with, or None."""
+
+
+def serialize_dynamodb(faults: Callable[[], DynamoFault | None]) -> Any:
+    """Make moto's DynamoDB safe for concurrent callers and able to fail on demand; returns the undo.
 
     Real DynamoDB serves parallel Map iterations; moto's in-memory tables raise
     "dictionary changed size during iteration" when a Query meets a concurrent write.
@@ -56,6 +66,10 @@ def serialize_dynamodb() -> Any:
     lock = threading.RLock()
 
     def call_action(self: DynamoHandler) -> Any:
+        fault = faults()
+        code = fault(self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]) if fault else None
+        if code:
+            raise DynamodbException(ERROR_TYPE_PREFIX + code, f"Injected {code}")
         with lock:
             return original(self)
 
@@ -81,6 +95,8 @@ class OfflineStack:
         self.stand_in = stand_in or comprehend.StandIn()
         self.template = Template(template_path, {"SnowflakeRoleArn": SNOWFLAKE_ROLE_ARN, **(parameters or {})})
         self.environment_overrides = environment or {}
+        self.dynamodb_faults: DynamoFault | None = None
+        """Set to fail DynamoDB calls, e.g. lambda action: "ProvisionedThroughputExceededException"."""
         self.physical: dict[str, str] = {}
         self.arns: dict[str, str] = {}
         self._undo: list[Any] = []
@@ -101,7 +117,7 @@ class OfflineStack:
         mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         mock.start()
         self._undo.append(mock.stop)
-        self._undo.append(serialize_dynamodb())
+        self._undo.append(serialize_dynamodb(lambda: self.dynamodb_faults))
         self._undo.append(comprehend.install(self.stand_in))
         self._undo.append(lambda_seam.install())
         self.session = boto3.session.Session(region_name=REGION)
@@ -196,7 +212,13 @@ class OfflineStack:
         if route is None:
             return {"statusCode": 403, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Missing Authentication Token"}), "isBase64Encoded": False}
         handler, context = self._functions[route.function]
-        return handler(proxy_event(method.upper(), path, headers or {}, body, query), context.fresh())
+        event = proxy_event(method.upper(), path, headers or {}, body, query)
+        if len(json.dumps(event).encode("utf-8")) > LAMBDA_REQUEST_LIMIT:
+            return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Request Too Long"}), "isBase64Encoded": False}
+        response = handler(event, context.fresh())
+        if len(json.dumps(response).encode("utf-8")) > LAMBDA_RESPONSE_LIMIT:
+            return {"statusCode": 502, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Internal server error"}), "isBase64Encoded": False}
+        return response
 
     # -- what an operator would look at ------------------------------------------------------
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sentiment_service.protocol import BATCH_ID_HEADER, MAX_DECOMPRESSED_BODY_BYTES, RequestRejected, parse_batch_request
+from sentiment_service.protocol import BATCH_ID_HEADER, MAX_BATCH_ROWS, MAX_DECOMPRESSED_BODY_BYTES, RequestRejected, parse_batch_request
 
 HEADERS = {BATCH_ID_HEADER: "01b02bdf-0001-7b58-0003-27d60056b5a6:1:1:0:0", "sf-external-function-current-query-id": "01b02bdf-0001-7b58-0003-27d60056b5a6"}
 BODY = json.dumps({"data": [[0, "hello world"], [1, "I am happy"], [2, None]]})
@@ -33,6 +33,17 @@ def test_base64_and_gzip_bodies_give_the_same_rows():
     assert plain.fingerprint == encoded.fingerprint == zipped.fingerprint
 
 
+def test_an_empty_batch_is_valid():
+    assert parse_batch_request(HEADERS, '{"data": []}', is_base64=False).rows == []
+
+
+def test_more_rows_than_the_answer_limit_allows_get_413():
+    body = json.dumps({"data": [[number, "x"] for number in range(MAX_BATCH_ROWS + 1)]})
+    error = rejected(body=body)
+    assert error.status == 413 and "MAX_BATCH_ROWS" in error.message
+    assert len(parse_batch_request(HEADERS, json.dumps({"data": [[number, "x"] for number in range(MAX_BATCH_ROWS)]}), is_base64=False).rows) == MAX_BATCH_ROWS
+
+
 def test_headers_are_case_insensitive():
     upper = {key.upper(): value for key, value in HEADERS.items()}
     assert parse_batch_request(upper, BODY, is_base64=False).batch_id == HEADERS[BATCH_ID_HEADER]
@@ -50,7 +61,6 @@ def test_fingerprint_tells_different_rows_apart():
         ('["data"]', '"data" array'),
         ('{"rows": []}', '"data" array'),
         ('{"data": {"0": "x"}}', "array of rows"),
-        ('{"data": []}', "no rows"),
         ('{"data": ["text"]}', "not an array"),
         ('{"data": [[]]}', "not an array"),
         ('{"data": [["0", "x"]]}', "not an integer"),

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service import api
 from sentiment_service.observability import logger, metrics, tracer
-from sentiment_service.protocol import Answer, parse_batch_id, rejection
+from sentiment_service.protocol import MAX_ANSWER_BYTES, Answer, parse_batch_id, rejection
 from sentiment_service.settings import client, settings
 from sentiment_service.storage import ResultsTable
 from sentiment_service.workflow import FAILED, IN_PROGRESS, SUCCEEDED, Workflow, execution_name, failure_message
@@ -30,8 +30,11 @@ def poll_batch(batch_id: str, table: ResultsTable, flow: Workflow) -> Answer:
         expected = (state.output or {}).get("rowCount")
         if expected is None or len(rows) != expected:
             return rejection(410, "The results of this batch have expired; run the query again.")
+        answer = Answer(200, {"data": rows})
+        if len(answer.text.encode("utf-8")) > MAX_ANSWER_BYTES:
+            return rejection(500, f"The answer for this batch is larger than {MAX_ANSWER_BYTES // 1_000_000} MB; set MAX_BATCH_ROWS = 5000 on the external function.")
         metrics.add_metric(name="RowsReturned", unit="Count", value=len(rows))
-        return Answer(200, {"data": rows})
+        return answer
     if state.status in FAILED:
         metrics.add_metric(name="BatchesFailed", unit="Count", value=1)
         return rejection(500, failure_message(state))

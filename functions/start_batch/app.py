@@ -28,11 +28,18 @@ def execution_input(record: BatchRecord, language: str) -> dict:
 
 
 def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, language: str) -> Answer:
-    """Stage and start a batch exactly once, however often Snowflake posts it."""
+    """Stage and start a batch exactly once, however often Snowflake posts it.
+
+    A batch with nothing for Comprehend (no rows, or only NULL, blank or non-text rows) is
+    answered at once with 200: Snowflake accepts a synchronous answer to any POST.
+    """
+    staged = [[number, normalize_argument(value)] for number, value in request.rows]
+    if not any(isinstance(value, str) for _, value in staged):
+        metrics.add_metric(name="BatchesAnsweredAtOnce", unit="Count", value=1)
+        return Answer(200, {"data": staged})
     record = table.get_batch(request.batch_id)
     if record is None:
         fingerprint = request.fingerprint
-        staged = [[number, normalize_argument(value)] for number, value in request.rows]
         pages = table.stage_input(request.batch_id, fingerprint[:16], staged)
         candidate = table.new_record(request.batch_id, execution_name(request.batch_id), request.query_id, fingerprint, len(staged), pages)
         record = candidate if table.create_batch(candidate) else table.get_batch(request.batch_id)

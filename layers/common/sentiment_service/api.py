@@ -16,7 +16,7 @@ from .storage import StorageThrottled
 
 
 def respond(answer: Answer) -> Response:
-    return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.json())
+    return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.text)
 
 
 def aws_error_answer(error: Exception) -> Answer:

@@ -9,6 +9,7 @@ row text.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,9 +39,23 @@ def sentiment_value(result: dict) -> dict:
     return {"Sentiment": result["Sentiment"], "SentimentScore": dict(result["SentimentScore"])}
 
 
+MAX_ERROR_CODE = 40
+MAX_ERROR_MESSAGE = 100
+_NOT_PLAIN = re.compile(r'[^ !#-\[\]-~]')
+
+
+def plain(text: object, limit: int) -> str:
+    """Printable ASCII without `"` or `\\`, cut to `limit`: its JSON form is exactly `limit` + 2 bytes at most.
+
+    An ErrorList entry's code and message are Comprehend's text; bounding them bounds every
+    row's answer (protocol.MAX_ROW_ANSWER_BYTES).
+    """
+    return _NOT_PLAIN.sub("?", str(text))[:limit]
+
+
 def error_value(error: dict) -> dict:
     """A row's value for an ErrorList entry: that row fails, not the batch."""
-    return {"Error": {"Code": error.get("ErrorCode", "Unknown"), "Message": error.get("ErrorMessage", "")}}
+    return {"Error": {"Code": plain(error.get("ErrorCode", "Unknown"), MAX_ERROR_CODE), "Message": plain(error.get("ErrorMessage", ""), MAX_ERROR_MESSAGE)}}
 
 
 def detect_sentiment(client: Any, texts: list[str], language: str) -> list[dict]:

@@ -12,12 +12,18 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping
 
 BATCH_ID_HEADER = "sf-external-function-query-batch-id"
 QUERY_ID_HEADER = "sf-external-function-current-query-id"
 
 MAX_BATCH_ID_LENGTH = 512
+MAX_BATCH_ROWS = 30_000
+"""Rows per batch. Every row's answer takes at most MAX_ROW_ANSWER_BYTES, so the largest
+answer (6,000,000 bytes) fits Lambda's 6 MB response uncompressed and Snowflake's 10 MB."""
+MAX_ROW_ANSWER_BYTES = 200
+MAX_ANSWER_BYTES = MAX_BATCH_ROWS * MAX_ROW_ANSWER_BYTES
 MAX_DECOMPRESSED_BODY_BYTES = 64 * 1024 * 1024
 """A gzip body may expand a lot; refuse before it exhausts the function's memory."""
 
@@ -106,8 +112,8 @@ def parse_rows(raw: bytes) -> list[tuple[int, Any]]:
     data = document["data"]
     if not isinstance(data, list):
         raise RequestRejected(400, '"data" must be an array of rows.')
-    if not data:
-        raise RequestRejected(400, '"data" holds no rows.')
+    if len(data) > MAX_BATCH_ROWS:
+        raise RequestRejected(413, f"A batch of {len(data)} rows is more than this service answers at once ({MAX_BATCH_ROWS}); set MAX_BATCH_ROWS = 5000 on the external function.")
     rows: list[tuple[int, Any]] = []
     seen: set[int] = set()
     for position, row in enumerate(data):
@@ -147,7 +153,9 @@ class Answer:
     status: int
     body: dict
 
-    def json(self) -> str:
+    @cached_property
+    def text(self) -> str:
+        """The JSON body, serialized once however often it is measured and sent."""
         return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -1,0 +1,121 @@
+"""Faults: AWS throttles and fails; every row still comes back once, or the user gets a clear error."""
+
+from __future__ import annotations
+
+import time
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import row_text, stored_items
+from local.comprehend import lexicon_sentiment
+from local.snowflake import snowflake_headers
+from sentiment_service import storage
+from sentiment_service.workflow import Workflow
+
+pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
+
+
+def assert_complete(outcome, texts):
+    assert outcome.status == 200, outcome.body
+    assert [row for row, _ in outcome.body["data"]] == list(range(len(texts)))
+    assert [value for _, value in outcome.body["data"]] == [lexicon_sentiment(text) for text in texts]
+
+
+def test_a_throttling_storm_delays_but_never_loses_rows(snowflake, stand_in):
+    texts = [row_text(index, f"{'great' if index % 2 else 'awful'} item {index}") for index in range(300)]
+    stand_in.storm(seconds=15, share=0.8)
+    started = time.monotonic()
+    outcome = snowflake.run(texts, timeout_s=300)
+    assert_complete(outcome, texts)
+    assert time.monotonic() - started > 10, "the storm did not hold the batch back"
+    assert stand_in.throttled > stand_in.calls // 2
+    assert sum(stand_in.documents.values()) == len(set(texts)), "a chunk was paid for twice"
+
+
+def test_a_comprehend_outage_fails_the_batch_and_names_it(snowflake, stand_in):
+    stand_in.fail_with = "InternalServerException"
+    outcome = snowflake.run([row_text(0), row_text(1)], timeout_s=300)
+    assert outcome.status == 500
+    assert outcome.body["message"] == "Sentiment batch failed: ComprehendUnavailable: Amazon Comprehend failed a call (InternalServerException)."
+
+
+def test_dynamodb_throttled_during_post_answers_429_and_the_retry_succeeds(snowflake, stack):
+    headers = snowflake_headers()
+    texts = [row_text(0), row_text(1, "awful")]
+    stack.dynamodb_faults = lambda action: "ProvisionedThroughputExceededException"
+    throttled = snowflake.post(texts, headers)
+    assert throttled.status == 429 and "Snowflake retries" in throttled.body["message"]
+    stack.dynamodb_faults = None
+    assert stack.executions() == [] and stored_items(stack) == 0
+    assert snowflake.post(texts, headers).status == 202
+    assert_complete(snowflake.wait(headers), texts)
+
+
+def test_dynamodb_throttled_inside_the_workflow_is_retried(snowflake, stack):
+    failures = {"PutItem": 9}
+
+    def fault(action):
+        if failures.get(action, 0) > 0:
+            failures[action] -= 1
+            return "ThrottlingException"
+        return None
+
+    headers = snowflake_headers()
+    texts = [row_text(index) for index in range(10)]
+    assert snowflake.post(texts, headers).status == 202
+    stack.dynamodb_faults = fault
+    outcome = snowflake.wait(headers, timeout_s=300)
+    assert_complete(outcome, texts)
+    assert failures["PutItem"] == 0
+
+
+def test_start_execution_throttled_answers_429_then_recovers(snowflake):
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "StartExecution")
+    headers = snowflake_headers()
+    with mock.patch.object(Workflow, "start", side_effect=throttled):
+        assert snowflake.post([row_text(0)], headers).status == 429
+    assert snowflake.post([row_text(0)], headers).status == 202
+    assert_complete(snowflake.wait(headers), [row_text(0)])
+
+
+def test_describe_execution_throttled_answers_429(snowflake):
+    headers = snowflake_headers()
+    snowflake.post([row_text(0)], headers)
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "DescribeExecution")
+    with mock.patch.object(Workflow, "describe", side_effect=throttled):
+        assert snowflake.get(headers).status == 429
+    assert_complete(snowflake.wait(headers), [row_text(0)])
+
+
+def test_a_crash_after_staging_is_recovered_by_snowflakes_retry(snowflake, stack):
+    headers = snowflake_headers()
+    crash = RuntimeError("Lambda died between staging and StartExecution")
+    with mock.patch.object(Workflow, "start", side_effect=crash), pytest.raises(RuntimeError):
+        snowflake.post([row_text(0)], headers)
+    assert stack.executions() == []
+    assert snowflake.get(headers).status == 202
+    assert snowflake.post([row_text(0)], headers).status == 202
+    assert_complete(snowflake.wait(headers), [row_text(0)])
+
+
+def later(seconds: float):
+    real = time.time
+    return mock.patch.object(storage.time, "time", lambda: real() + seconds)
+
+
+def test_expired_results_answer_410(snowflake):
+    headers = snowflake_headers()
+    assert snowflake.run([row_text(0)], headers).status == 200
+    with later(2 * 24 * 3600):
+        expired = snowflake.get(headers)
+    assert expired.status == 410 and "expired" in expired.body["message"]
+
+
+def test_an_expired_batch_that_never_started_is_404(snowflake):
+    headers = snowflake_headers()
+    with mock.patch.object(Workflow, "start", side_effect=RuntimeError("crash")), pytest.raises(RuntimeError):
+        snowflake.post([row_text(0)], headers)
+    with later(2 * 24 * 3600):
+        assert snowflake.get(headers).status == 404

@@ -1,0 +1,119 @@
+"""Each limit at and just above it: what is accepted end to end, and what the user sees beyond."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from conftest import row_text, stored_items
+from local.snowflake import snowflake_headers
+from sentiment_service.chunking import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS_PER_CHUNK, MAX_WORK_ITEMS, normalize_argument, plan_batch
+from sentiment_service.comprehend import MAX_ERROR_CODE, MAX_ERROR_MESSAGE, error_value
+from sentiment_service.protocol import MAX_ANSWER_BYTES, MAX_BATCH_ROWS, MAX_ROW_ANSWER_BYTES, Answer
+from sentiment_service.storage import pack, paginate_rows
+
+pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
+
+DYNAMODB_ITEM_LIMIT = 400 * 1024
+SNOWFLAKE_ANSWER_LIMIT = 10 * 1000 * 1000
+LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
+LONGEST_SCORE = 1.2345678901234567e-05
+"""The longest repr a score in [0, 1] can have: 17 significant digits and an exponent."""
+
+
+def widest_sentiment(text: str) -> dict:
+    """A Comprehend answer whose JSON is as long as any can be."""
+    return {"Sentiment": "POSITIVE", "SentimentScore": {name: LONGEST_SCORE for name in ("Positive", "Negative", "Neutral", "Mixed")}}
+
+
+def row_answer_bytes(value) -> int:
+    return len(json.dumps([MAX_BATCH_ROWS - 1, value], separators=(",", ":"), ensure_ascii=False).encode()) + 1
+
+
+def test_no_row_answer_is_wider_than_its_bound():
+    widest_error = error_value({"ErrorCode": "\u00e9\"\\" * 100, "ErrorMessage": "\u2028\"\\\x01" * 200})
+    assert len(widest_error["Error"]["Code"]) == MAX_ERROR_CODE and len(widest_error["Error"]["Message"]) == MAX_ERROR_MESSAGE
+    unsupported = normalize_argument({"nested": ["x" * 1000]})
+    for value in (widest_sentiment("x"), widest_error, unsupported, None):
+        assert row_answer_bytes(value) <= MAX_ROW_ANSWER_BYTES, value
+    assert MAX_ANSWER_BYTES <= LAMBDA_RESPONSE_LIMIT - 1024 and MAX_ANSWER_BYTES < SNOWFLAKE_ANSWER_LIMIT
+
+
+def test_the_largest_batch_is_answered_in_full_even_uncompressed(snowflake, stand_in):
+    stand_in.analyse = widest_sentiment
+    texts = [row_text(index % 1500, "fine") for index in range(MAX_BATCH_ROWS)]
+    headers = {key: value for key, value in snowflake_headers().items() if key != "Accept-Encoding"}
+    assert snowflake.post(texts, headers).status == 202
+    outcome = snowflake.wait(headers, timeout_s=300)
+    assert outcome.status == 200
+    assert [row for row, _ in outcome.body["data"]] == list(range(MAX_BATCH_ROWS))
+    answer_bytes = len(json.dumps(outcome.body, separators=(",", ":")).encode())
+    assert answer_bytes <= MAX_ANSWER_BYTES
+    print(f"\nlargest batch: {MAX_BATCH_ROWS} rows, widest answer {answer_bytes:,} bytes uncompressed")
+
+
+def test_one_row_more_is_refused_before_anything_is_stored(snowflake, stack):
+    outcome = snowflake.post([row_text(index) for index in range(MAX_BATCH_ROWS + 1)])
+    assert outcome.status == 413 and "MAX_BATCH_ROWS = 5000" in outcome.body["message"]
+    assert stack.executions() == [] and stored_items(stack) == 0
+
+
+def test_a_body_just_under_lambdas_6_mb_is_accepted_and_just_over_is_413(snowflake, stack):
+    def body_of(rows: int) -> str:
+        return json.dumps({"data": [[number, row_text(number, "y" * 4950)] for number in range(rows)]})
+
+    fits = body_of(1240)
+    too_big = body_of(1275)
+    assert len(fits) < 6 * 1024 * 1024 - 8 * 1024 < len(too_big)
+    headers = snowflake_headers()
+    assert snowflake.post(headers=headers, body=fits).status == 202
+    beyond = snowflake.post(headers=snowflake_headers(), body=too_big)
+    assert beyond.status == 413 and beyond.body == {"message": "Request Too Long"}
+    assert snowflake.wait(headers, timeout_s=300).status == 200
+    assert len(stack.executions()) == 1
+
+
+def test_the_history_bound_holds_for_the_largest_batch():
+    import test_statemachine as model
+
+    plan = plan_batch([f"text {index}" for index in range(MAX_BATCH_ROWS)], "en")
+    assert len(plan.chunks) == MAX_BATCH_ROWS // MAX_DOCUMENTS_PER_CHUNK
+    assert len(plan.work_items) <= MAX_WORK_ITEMS
+    assert model.history_events_bound(model.DEFINITION, len(plan.work_items)) < model.HISTORY_LIMIT
+    more_chunks = plan_batch([f"text {index}" for index in range(MAX_BATCH_ROWS * 4)], "en")
+    assert len(more_chunks.work_items) <= MAX_WORK_ITEMS
+
+
+@pytest.mark.parametrize("alphabet", ["\x01\x02\x1f\"\\", "".join(map(chr, range(0x4E00, 0x9FFF))), "😀🙂👍"])
+def test_no_dynamodb_item_reaches_400_kb(alphabet):
+    generator = random.Random(3)
+
+    def worst_text() -> str:
+        return normalize_argument("".join(generator.choice(alphabet) for _ in range(MAX_DOCUMENT_BYTES)))
+
+    chunk = [worst_text() for _ in range(MAX_DOCUMENTS_PER_CHUNK)]
+    assert len(pack(chunk)) + 200 < DYNAMODB_ITEM_LIMIT
+    for page in paginate_rows([[number, worst_text()] for number in range(300)]):
+        assert len(pack(page)) + 200 < DYNAMODB_ITEM_LIMIT
+    widest = [[number, widest_sentiment("")] for number in range(MAX_BATCH_ROWS)]
+    for page in paginate_rows(widest):
+        assert len(pack(page)) + 200 < DYNAMODB_ITEM_LIMIT
+
+
+def test_an_answer_over_the_bound_is_a_clear_500_not_a_lost_batch(stack):
+    from functions.poll_batch.app import poll_batch
+    from sentiment_service.storage import ResultsTable
+    from sentiment_service.workflow import ExecutionState
+
+    class Finished:
+        def describe(self, name):
+            return ExecutionState("SUCCEEDED", {"rowCount": rows, "resultPages": 1}, None, None)
+
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    rows = MAX_ANSWER_BYTES // 100
+    table.put_results("batch:huge", [[number, {"Error": {"Code": "X" * 40, "Message": "M" * 60}}] for number in range(rows)])
+    answer = poll_batch("batch:huge", table, Finished())
+    assert answer.status == 500 and "MAX_BATCH_ROWS" in answer.body["message"]
+    assert Answer(200, {"data": []}).status == 200
