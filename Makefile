@@ -5,11 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV)/.installed
+STACK ?= snowflake-sentiment
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: test lint unit demo local clean
+.PHONY: test lint unit demo local bench snowflake-sql clean
 
 $(STAMP): requirements-dev.txt constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -18,9 +21,16 @@ $(STAMP): requirements-dev.txt constraints.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
-lint: $(STAMP)
+# checkov has a virtualenv of its own: its dependencies conflict with the pinned tools above.
+$(CHECKOV_STAMP): constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install --quiet -r constraints-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --region $(AWS_DEFAULT_REGION)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
@@ -33,5 +43,11 @@ demo: $(STAMP)
 local: $(STAMP)
 	$(BIN)/python -m local serve
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+snowflake-sql: $(STAMP)
+	$(BIN)/python -m local sql --stack $(STACK)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .aws-sam
+	rm -rf $(VENV) $(CHECKOV) .pytest_cache .aws-sam

@@ -24,12 +24,21 @@ def main(argv: list[str] | None = None) -> int:
     client.add_argument("--sigv4", metavar="REGION", help="sign requests with your AWS credentials for a deployed stack in REGION")
     client.add_argument("--no-gzip", action="store_true", help="send plain JSON bodies")
     client.add_argument("--out", type=Path, help="save results as .csv or .json instead of printing a table")
+    sql = commands.add_parser("sql", help="print the Snowflake SQL (stack output SnowflakeSql) of a deployed stack")
+    sql.add_argument("--stack", default="snowflake-sentiment")
+    sql.add_argument("--region", help="the stack's region (default: your AWS configuration)")
     args = parser.parse_args(argv)
 
     if args.command == "serve":
         from .server import serve as run
 
         run(args.port, args.aws_port)
+        return 0
+    if args.command == "sql":
+        import boto3
+
+        (stack,) = boto3.client("cloudformation", region_name=args.region).describe_stacks(StackName=args.stack)["Stacks"]
+        print(next(output["OutputValue"] for output in stack["Outputs"] if output["OutputKey"] == "SnowflakeSql"))
         return 0
     if args.command == "demo":
         from .demo import main as demo

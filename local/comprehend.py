@@ -90,7 +90,12 @@ class StandIn:
     document_error: Callable[[str], tuple[str, str] | None] | None = None
     """Per-document ErrorList entries: (ErrorCode, ErrorMessage) for texts it picks."""
     calls: int = 0
+    """Requests received, throttled and failed ones included."""
+    answered: int = 0
+    """Requests answered: the ones Comprehend bills."""
     throttled: int = 0
+    units: int = 0
+    """Billable units of answered documents: 100 characters each, at least 3 a document."""
     documents: Counter = field(default_factory=Counter)
     """How often each text was sent: the test oracle for dedup and data handling."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -125,15 +130,26 @@ class StandIn:
         if self.latency_s:
             time.sleep(self.latency_s)
         results, errors = [], []
+        with self._lock:
+            self.answered += 1
         for index, text in enumerate(text_list):
             with self._lock:
                 self.documents[text] += 1
+                self.units += billable_units(text)
             failure = self.document_error(text) if self.document_error else None
             if failure:
                 errors.append({"Index": index, "ErrorCode": failure[0], "ErrorMessage": failure[1]})
             else:
                 results.append({"Index": index, **copy.deepcopy(self.analyse(text))})
         return {"ResultList": results, "ErrorList": errors}
+
+    def detect_sentiment(self, text: object, language: object) -> dict:
+        """DetectSentiment, one document a call (the seed design's API), under the same rules."""
+        answer = self.batch_detect_sentiment([text], language)
+        if answer["ErrorList"]:
+            raise ComprehendError("InvalidRequestException", answer["ErrorList"][0]["ErrorMessage"])
+        result = answer["ResultList"][0]
+        return {"Sentiment": result["Sentiment"], "SentimentScore": result["SentimentScore"]}
 
     def _admit(self) -> None:
         """Count the call and refuse it the way the real service would under the knobs."""
@@ -159,7 +175,14 @@ class StandIn:
                 raise ComprehendError("InternalServerException", "Stand-in internal error.", 500)
 
 
+def billable_units(text: str) -> int:
+    return max(3, -(-len(text) // 100))
+
+
 _installed: list[StandIn] = []
+
+
+_moto_detect_sentiment = ComprehendResponse.detect_sentiment
 
 
 def install(stand_in: StandIn) -> Callable[[], None]:
@@ -169,12 +192,18 @@ def install(stand_in: StandIn) -> Callable[[], None]:
         params = json.loads(response.body)
         return json.dumps(_installed[-1].batch_detect_sentiment(params.get("TextList"), params.get("LanguageCode")))
 
+    def detect_sentiment(response: ComprehendResponse) -> str:
+        params = json.loads(response.body)
+        return json.dumps(_installed[-1].detect_sentiment(params.get("Text"), params.get("LanguageCode")))
+
     _installed.append(stand_in)
     ComprehendResponse.batch_detect_sentiment = batch_detect_sentiment  # type: ignore[attr-defined]
+    ComprehendResponse.detect_sentiment = detect_sentiment  # type: ignore[method-assign]
 
     def uninstall() -> None:
         _installed.remove(stand_in)
         if not _installed:
             del ComprehendResponse.batch_detect_sentiment  # type: ignore[attr-defined]
+            ComprehendResponse.detect_sentiment = _moto_detect_sentiment  # type: ignore[method-assign]
 
     return uninstall

@@ -85,9 +85,14 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     payload = json.loads(event) if isinstance(event, (str, bytes)) else (event or {})
     started = time.perf_counter()
     result, errored = invoke(handler, payload, context.fresh())
-    for listener in list(_listeners):
-        listener(self.function_name, payload, errored, time.perf_counter() - started)
+    report(self.function_name, payload, errored, time.perf_counter() - started)
     return result, errored, ""
+
+
+def report(function_name: str, event: dict, errored: bool, seconds: float) -> None:
+    """Tell the listeners about one invocation, from the seam or from the API's proxy."""
+    for listener in list(_listeners):
+        listener(function_name, event, errored, seconds)
 
 
 def install() -> Callable[[], None]:

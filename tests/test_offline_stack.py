@@ -96,7 +96,7 @@ def test_the_deployed_definition_is_the_templates(stack):
     definition = json.loads(stack.client("stepfunctions").describe_state_machine(stateMachineArn=stack.state_machine_arn)["definition"])
     analyze = definition["States"]["AnalyzeChunks"]["ItemProcessor"]["States"]["AnalyzeChunk"]
     assert analyze["Resource"] == stack.arns["AnalyzeChunksFunction"]
-    assert definition["States"]["ApplySettings"]["Parameters"]["mapConcurrency.$"] == "States.StringToJson('8')"
+    assert definition["States"]["ApplySettings"]["Parameters"]["mapConcurrency.$"] == "States.StringToJson('4')"
 
 
 def test_template_parameters_reach_the_definition_and_the_functions():

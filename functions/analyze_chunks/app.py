@@ -23,7 +23,7 @@ def analyze_work_item(batch_id: str, first_chunk: int, chunk_count: int, languag
     if pending:
         chunks = table.read_chunks(batch_id, first_chunk, chunk_count)
         for index in pending:
-            values = detect_sentiment(comprehend, chunks[index], language)
+            values = detect_sentiment(comprehend, chunks[index], language, on_throttle=lambda: metrics.add_metric(name="ComprehendThrottles", unit="Count", value=1))
             table.put_analysis(batch_id, index, values)
             table.add_chunks_done(batch_id, 1)
             metrics.add_metric(name="ComprehendCalls", unit="Count", value=1)
@@ -38,6 +38,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     config = settings()
     with retryable_storage_errors():
         table = ResultsTable(client("dynamodb", "worker"), config.table_name, config.retention_seconds)
-        outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], event["language"], table, client("comprehend", "worker"))
+        outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], event["language"], table, client("comprehend", "comprehend"))
     logger.info("work item analysed", extra=outcome)
     return outcome

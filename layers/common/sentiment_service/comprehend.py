@@ -9,8 +9,10 @@ row text.
 
 from __future__ import annotations
 
+import random
 import re
-from typing import Any
+import time
+from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -58,14 +60,37 @@ def error_value(error: dict) -> dict:
     return {"Error": {"Code": plain(error.get("ErrorCode", "Unknown"), MAX_ERROR_CODE), "Message": plain(error.get("ErrorMessage", ""), MAX_ERROR_MESSAGE)}}
 
 
-def detect_sentiment(client: Any, texts: list[str], language: str) -> list[dict]:
-    """One BatchDetectSentiment call; the value for each text, in the order sent."""
-    try:
-        response = client.batch_detect_sentiment(TextList=texts, LanguageCode=language)
-    except ClientError as error:
-        raise classify(error, len(texts), language) from None
-    except BotoCoreError as error:
-        raise ComprehendUnavailable(f"Could not reach Amazon Comprehend ({type(error).__name__}).") from None
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 1.0
+BACKOFF_BUDGET_S = 5.0
+"""In-function retries of a throttled or failing call: full jitter from 50 ms, capped at 1 s,
+for at most 5 s before Step Functions' slower retries take over (a second of this function
+waiting costs about a quarter of a state transition, so longer waits belong to Step Functions). Comprehend's quota is
+counted per second, so short waits keep it busy where the SDK's (0.5 s, 1 s, 2 s, ...) leave
+it idle; the client itself does not retry (settings.py)."""
+
+
+def detect_sentiment(
+    client: Any, texts: list[str], language: str, sleep: Callable[[float], None] = time.sleep, on_throttle: Callable[[], None] = lambda: None
+) -> list[dict]:
+    """One BatchDetectSentiment call, retried briefly; the value for each text, in the order sent."""
+    deadline = time.monotonic() + BACKOFF_BUDGET_S
+    attempt = 0
+    while True:
+        try:
+            response = client.batch_detect_sentiment(TextList=texts, LanguageCode=language)
+            break
+        except ClientError as error:
+            failure = classify(error, len(texts), language)
+        except BotoCoreError as error:
+            failure = ComprehendUnavailable(f"Could not reach Amazon Comprehend ({type(error).__name__}).")
+        if isinstance(failure, ComprehendThrottled):
+            on_throttle()
+        wait = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+        if isinstance(failure, ComprehendRejected) or time.monotonic() + wait > deadline:
+            raise failure
+        attempt += 1
+        sleep(wait)
     values: list[dict | None] = [None] * len(texts)
     for result in response.get("ResultList", []):
         values[result["Index"]] = sentiment_value(result)

@@ -7,8 +7,8 @@ at their own table and state machine.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -35,10 +35,26 @@ def settings() -> Settings:
 _API_CALL = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 """The API handlers answer within API Gateway's 29 s: short timeouts, few retries."""
 
-_WORKER_CALL = Config(connect_timeout=5, read_timeout=30, retries={"mode": "adaptive", "max_attempts": 4}, max_pool_connections=16)
-"""Workflow functions: adaptive retries pace calls to Comprehend's quota before Step Functions retries."""
+_WORKER_CALL = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 4})
+"""Workflow functions' DynamoDB calls: the SDK's standard retries before Step Functions retries."""
+
+_COMPREHEND_CALL = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 1})
+"""Comprehend calls retry in comprehend.detect_sentiment, with waits sized to its per-second quota."""
 
 
-@lru_cache(maxsize=None)
+_clients = threading.local()
+
+
 def client(service: str, purpose: str = "api") -> Any:
-    return boto3.client(service, config=_WORKER_CALL if purpose == "worker" else _API_CALL)
+    """A client per thread: one per Lambda container in AWS, one per concurrent invocation offline."""
+    cache = _clients.__dict__.setdefault("cache", {})
+    key = (service, purpose)
+    if key not in cache:
+        config = {"worker": _WORKER_CALL, "comprehend": _COMPREHEND_CALL}.get(purpose, _API_CALL)
+        cache[key] = boto3.client(service, config=config)
+    return cache[key]
+
+
+def reset_clients() -> None:
+    """Forget this thread's clients (the offline stack calls it when it points at new endpoints)."""
+    _clients.__dict__.pop("cache", None)

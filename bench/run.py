@@ -1,0 +1,490 @@
+"""`make bench`: our service against the seed design on the same Snowflake-like workloads.
+
+Both run on the offline stack with the Comprehend stand-in at a realistic latency and a
+per-second request quota (throttling beyond it). Every figure is measured: Comprehend calls
+and billable units from the stand-in, state transitions from execution histories, Lambda
+invocations and handler seconds from the in-process seam, DynamoDB capacity units from
+every call's items, and wall-clock time from the first POST to the last 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import threading
+import time
+import tracemalloc
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from local import lambda_seam
+from local.comprehend import StandIn
+from local.server import LocalService
+from local.snowflake import snowflake_headers
+from local.stack import proxy_event
+
+from . import prices
+from .baseline import MEMORY_MB as SEED_MEMORY_MB
+from .baseline import SeedDesign
+from .corpus import corpus
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WORKLOADS = [(100, 1), (1000, 1), (10_000, 1), (1000, 4), (1000, 16)]
+"""(rows per batch, concurrent batches)."""
+
+
+@dataclass
+class Meter:
+    """What one workload cost, counted as AWS would bill it."""
+
+    lambda_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    lambda_invocations: Counter = field(default_factory=Counter)
+    read_units: float = 0.0
+    write_units: float = 0.0
+    api_requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_lambda(self, function: str, seconds: float) -> None:
+        with self.lock:
+            self.lambda_seconds[function] += seconds
+            self.lambda_invocations[function] += 1
+
+    def on_dynamodb(self, action: str, request: dict, response: dict) -> None:
+        reads = writes = 0.0
+        if action == "PutItem":
+            writes = units(item_bytes(request["Item"]), 1024)
+        elif action == "BatchWriteItem":
+            writes = sum(units(item_bytes(entry["PutRequest"]["Item"]), 1024) for entries in request["RequestItems"].values() for entry in entries if "PutRequest" in entry)
+        elif action in ("UpdateItem", "DeleteItem"):
+            writes = 1
+        elif action == "GetItem":
+            reads = units(item_bytes(response.get("Item", {})), 4096) if response.get("Item") else 1
+        elif action == "Query":
+            reads = max(1, units(sum(item_bytes(item) for item in response.get("Items", [])), 4096))
+        with self.lock:
+            self.read_units += reads
+            self.write_units += writes
+
+
+def units(size: int, per: int) -> int:
+    return max(1, math.ceil(size / per))
+
+
+def item_bytes(item: dict) -> int:
+    """DynamoDB's item size: attribute names plus values (numbers about half their digits)."""
+    return sum(len(name.encode()) + value_bytes(value) for name, value in item.items())
+
+
+def value_bytes(value: dict) -> int:
+    (kind, content), = value.items()
+    if kind == "S":
+        return len(content.encode())
+    if kind == "N":
+        return len(content) // 2 + 1
+    if kind == "B":
+        return len(content) * 3 // 4
+    if kind == "L":
+        return 3 + sum(value_bytes(element) + 1 for element in content)
+    if kind == "M":
+        return 3 + item_bytes(content)
+    return 1
+
+
+@dataclass
+class Run:
+    """One workload on one design."""
+
+    design: str
+    rows: int
+    concurrency: int
+    completed: bool
+    reason: str
+    seconds: float
+    texts: list[list[Any]]
+    meter: Meter
+    stand_in: StandIn
+    transitions: int = 0
+    sfn_retries: int = 0
+    projected: bool = False
+    memory_mb: dict[str, int] = field(default_factory=dict)
+
+
+def drive(handle: Callable[[str, dict, str | None], tuple[int, Any]], batches: list[list[Any]], budget_s: float, max_wait_s: float = 1.0) -> tuple[bool, str, float]:
+    """Snowflake's loop for each batch at once: POST (retrying 429/5xx), then GET with growing waits."""
+    started = time.monotonic()
+    deadline = started + budget_s
+    outcome: dict[int, str] = {}
+
+    def one(number: int, texts: list[Any]) -> None:
+        headers = snowflake_headers(f"{uuid.uuid4()}:1:{number}:0:0")
+        body = json.dumps({"data": [[row, text] for row, text in enumerate(texts)]})
+        status, answer = handle("POST", headers, body)
+        wait = 0.1
+        while status in (429, 502, 503, 504) and time.monotonic() < deadline:
+            time.sleep(wait)
+            wait = min(wait * 2, 5)
+            status, answer = handle("POST", headers, body)
+        wait = 0.1
+        while status == 202 and time.monotonic() < deadline:
+            time.sleep(wait)
+            wait = min(wait * 1.5, max_wait_s)
+            status, answer = handle("GET", headers, None)
+        if status == 200 and [row for row, _ in answer["data"]] == list(range(len(texts))):
+            outcome[number] = "ok"
+        elif status == 202:
+            outcome[number] = f"not finished within the benchmark's budget of {budget_s:.0f} s"
+        else:
+            outcome[number] = f"answered {status}: {str(answer)[:160]}"
+
+    threads = [threading.Thread(target=one, args=(number, texts)) for number, texts in enumerate(batches)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    reasons = sorted({reason for reason in outcome.values() if reason != "ok"})
+    return not reasons, "; ".join(reasons), time.monotonic() - started
+
+
+def run_ours(batches: list[list[Any]], latency_ms: float, quota_rps: float, parameters: dict[str, str], budget_s: float) -> Run:
+    meter = Meter()
+    stand_in = StandIn(latency_s=latency_ms / 1000, quota_rps=quota_rps)
+    service = LocalService(port=0, aws_port=0, stand_in=stand_in, say=lambda line: None)
+    service.stack.template.parameters.update(parameters)
+    service.start()
+    lambda_seam.on_invoke(lambda function, event, errored, seconds: meter.on_lambda(function, seconds))
+    service.stack.dynamodb_listener = meter.on_dynamodb
+
+    def handle(method: str, headers: dict, body: str | None) -> tuple[int, Any]:
+        with meter.lock:
+            meter.api_requests += 1
+        status, response_headers, raw = service.handle(method, "/sentiment", headers, (body or "").encode())
+        if response_headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        return status, json.loads(raw) if raw else None
+
+    try:
+        completed, reason, seconds = drive(handle, batches, budget_s)
+        transitions = retries = 0
+        for execution in service.stack.executions():
+            events = service.stack.history(execution["executionArn"])
+            entered = sum(event["type"].endswith("StateEntered") for event in events)
+            scheduled = sum(event["type"] == "LambdaFunctionScheduled" for event in events)
+            tasks = sum(event["type"] == "TaskStateEntered" for event in events)
+            transitions += entered + (scheduled - tasks)
+            retries += scheduled - tasks
+        memory = {spec.logical_id: spec.memory_mb for spec in service.stack.template.functions()}
+    finally:
+        service.stop(drain_s=300)
+    return Run("ours", len(batches[0]), len(batches), completed, reason, seconds, batches, meter, stand_in, transitions, retries, memory_mb=memory)
+
+
+def run_seed(batches: list[list[Any]], latency_ms: float, quota_rps: float, budget_s: float) -> Run:
+    from local.stack import OfflineStack
+
+    meter = Meter()
+    stand_in = StandIn(latency_s=latency_ms / 1000, quota_rps=quota_rps)
+    stack = OfflineStack(stand_in)
+    stack.start()
+    stack.dynamodb_listener = meter.on_dynamodb
+    seed = SeedDesign(stack.session, lambda function, seconds, errored: meter.on_lambda(function, seconds))
+
+    def handle(method: str, headers: dict, body: str | None) -> tuple[int, Any]:
+        with meter.lock:
+            meter.api_requests += 1
+        response = seed.lambda_handler(proxy_event(method, "/sentiment", headers, body))
+        return response["statusCode"], json.loads(response["body"]) if response["statusCode"] == 200 else response.get("body")
+
+    try:
+        completed, reason, seconds = drive(handle, batches, budget_s)
+        seed.stop.set()
+        for worker in seed.workers:
+            worker.join()
+    finally:
+        stack.stop(drain_s=0)
+    run = Run("baseline", len(batches[0]), len(batches), completed, reason, seconds, batches, meter, stand_in, memory_mb={"SeedFunction": SEED_MEMORY_MB})
+    if not completed and all("budget" in part for part in reason.split("; ")):
+        project_seed(run, latency_ms, quota_rps)
+    return run
+
+
+def project_seed(run: Run, latency_ms: float, quota_rps: float) -> None:
+    """The seed's work is one sequential call per row: its time is projected from that, not guessed.
+
+    Each batch needs (rows to analyse) calls, one at a time, each at least the call latency;
+    concurrent batches share the quota. If the projected time passes Lambda's 900 s, it
+    would fail; if its single result item passes 400 KB, it would fail.
+    """
+    calls = [sum(isinstance(text, str) and bool(text.strip()) for text in texts) for texts in run.texts]
+    per_batch = max(max(calls) * latency_ms / 1000, sum(calls) / quota_rps)
+    item = max(len(json.dumps([[row, json.dumps({"Positive": 0.9954453706741333, "Negative": 0.00039307220140472054, "Neutral": 0.002452891319990158, "Mixed": 0.0017087293090298772})] for row in range(len(texts))])) for texts in run.texts)
+    run.projected = True
+    run.seconds = per_batch
+    if item > 400 * 1024:
+        run.reason = f"its single result item would hold ~{item // 1024} KB, above DynamoDB's 400 KB (projected from {run.reason})"
+    elif per_batch > 900:
+        run.reason = f"its one-call-per-row processing would need ~{per_batch:.0f} s, above Lambda's 900 s (projected)"
+    else:
+        run.completed = True
+        run.reason = f"projected: ~{per_batch:.0f} s at one call per row ({run.reason})"
+
+
+def figures(run: Run, quota_rps: float) -> dict[str, Any]:
+    rows = run.rows * run.concurrency
+    per_k = 1000 / rows
+    stand_in = run.stand_in
+    unique = sum(len({text for text in texts if isinstance(text, str) and text.strip()}) for texts in run.texts)
+    analysable = sum(sum(isinstance(text, str) and bool(text.strip()) for text in texts) for texts in run.texts)
+    if run.projected:
+        calls, units_billed = analysable, sum(max(3, -(-len(text) // 100)) for texts in run.texts for text in texts if isinstance(text, str) and text.strip())
+    else:
+        calls, units_billed = stand_in.answered, stand_in.units
+    memory = run.memory_mb
+    gb_seconds = sum(seconds * memory.get(function, 128) / 1024 for function, seconds in run.meter.lambda_seconds.items())
+    invocations = sum(run.meter.lambda_invocations.values())
+    if run.projected:
+        gb_seconds = run.seconds * run.concurrency * SEED_MEMORY_MB / 1024
+    cost = {
+        "comprehend": units_billed * prices.COMPREHEND_PER_UNIT,
+        "step_functions": run.transitions * prices.STEP_FUNCTIONS_PER_TRANSITION,
+        "lambda": gb_seconds * prices.LAMBDA_PER_GB_SECOND_ARM64 + invocations * prices.LAMBDA_PER_REQUEST,
+        "dynamodb": run.meter.write_units * prices.DYNAMODB_PER_WRITE_UNIT + run.meter.read_units * prices.DYNAMODB_PER_READ_UNIT,
+        "api_gateway": run.meter.api_requests * prices.API_GATEWAY_PER_REQUEST,
+    }
+    floor = calls / quota_rps
+    return {
+        "design": run.design,
+        "rows_per_batch": run.rows,
+        "concurrent_batches": run.concurrency,
+        "rows": rows,
+        "unique_non_null_rows": unique,
+        "completed": run.completed,
+        "reason": run.reason,
+        "projected": run.projected,
+        "comprehend_calls": calls,
+        "comprehend_calls_per_1000_rows": round(calls * per_k, 2),
+        "comprehend_calls_per_1000_unique_rows": round(calls * 1000 / unique, 2) if unique else 0.0,
+        "comprehend_units_per_1000_rows": round(units_billed * per_k, 1),
+        "transitions_per_1000_rows": round(run.transitions * per_k, 2),
+        "lambda_invocations_per_1000_rows": round(invocations * per_k, 2),
+        "lambda_gb_seconds_per_1000_rows": round(gb_seconds * per_k, 4),
+        "dynamodb_read_units_per_1000_rows": round(run.meter.read_units * per_k, 2),
+        "dynamodb_write_units_per_1000_rows": round(run.meter.write_units * per_k, 2),
+        "api_requests_per_1000_rows": round(run.meter.api_requests * per_k, 2),
+        "e2e_seconds": round(run.seconds, 2),
+        "floor_seconds": round(floor, 2),
+        "e2e_to_floor": round(run.seconds / floor, 2) if floor else None,
+        "throttles": stand_in.throttled,
+        "state_machine_retries": run.sfn_retries,
+        "usd_per_million_rows": {service: round(value * 1_000_000 / rows, 2) for service, value in cost.items()},
+        "usd_per_million_rows_total": round(sum(cost.values()) * 1_000_000 / rows, 2),
+    }
+
+
+def handler_profile(latency_ms: float, quota_rps: float, rows: int) -> dict[str, Any]:
+    """POST and GET handler time and peak Python memory for the largest batch, measured alone."""
+    texts = corpus(rows, seed=99)
+    stand_in = StandIn(latency_s=latency_ms / 1000)
+    service = LocalService(port=0, aws_port=0, stand_in=stand_in, say=lambda line: None)
+    service.start()
+    try:
+        timed, traced = snowflake_headers(), snowflake_headers()
+        body = json.dumps({"data": [[row, text] for row, text in enumerate(texts)]}).encode()
+        profile: dict[str, Any] = {"rows": rows, "request_bytes": len(body)}
+        for method, payload in (("POST", body), ("GET", b"")):
+            if method == "GET":
+                for headers in (timed, traced):
+                    while service.handle("GET", "/sentiment", headers, b"")[0] == 202:
+                        time.sleep(0.2)
+            started = time.perf_counter()
+            status, _, raw = service.handle(method, "/sentiment", timed, payload)
+            elapsed = time.perf_counter() - started
+            tracemalloc.start()
+            service.handle(method, "/sentiment", traced, payload)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            profile[method.lower()] = {"status": status, "handler_ms": round(elapsed * 1000, 1), "peak_python_mb": round(peak / 2**20, 1), "answer_bytes": len(raw)}
+    finally:
+        service.stop(drain_s=120)
+    return profile
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("COMPREHEND_LATENCY_MS", 100)))
+    parser.add_argument("--quota-rps", type=float, default=float(os.environ.get("COMPREHEND_QUOTA_RPS", 5)), help="low enough that the quota, not this emulator, bounds the 16-batch workload (see README)")
+    parser.add_argument("--baseline-budget-s", type=float, default=30.0, help="wall-clock cap per baseline workload; beyond it the seed's time is projected")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAMETER=VALUE", help="template parameter override for our stack, e.g. MapConcurrency=4")
+    parser.add_argument("--workloads", default=",".join(f"{rows}x{count}" for rows, count in WORKLOADS))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--skip-baseline", action="store_true", help="measure ours only (for tuning runs)")
+    args = parser.parse_args(argv)
+    parameters = dict(item.split("=", 1) for item in args.set)
+    workloads = [tuple(int(part) for part in item.split("x")) for item in args.workloads.split(",")]
+    started = time.monotonic()
+    results = []
+    for rows, concurrency in workloads:
+        batches = [corpus(rows, seed=1000 * concurrency + number) for number in range(concurrency)]
+        ours = figures(run_ours(batches, args.latency_ms, args.quota_rps, parameters, budget_s=300), args.quota_rps)
+        if args.skip_baseline:
+            print(f"{rows:>6} rows x {concurrency:>2}: ours {ours['e2e_seconds']:>6.1f}s floor {ours['floor_seconds']:.1f}s throttles {ours['throttles']} retries {ours['state_machine_retries']} calls/1k unique {ours['comprehend_calls_per_1000_unique_rows']} transitions/1k {ours['transitions_per_1000_rows']} ${ours['usd_per_million_rows_total']}/M", flush=True)
+            continue
+        seed = figures(run_seed(batches, args.latency_ms, args.quota_rps, args.baseline_budget_s), args.quota_rps)
+        results.append({"rows_per_batch": rows, "concurrent_batches": concurrency, "ours": ours, "baseline": seed})
+        print(f"{rows:>6} rows x {concurrency:>2}: ours {ours['e2e_seconds']:>6.1f}s (floor {ours['floor_seconds']:.1f}s, {ours['comprehend_calls_per_1000_rows']} calls/1k rows, ${ours['usd_per_million_rows_total']}/M rows) "
+              f"| baseline {'ok' if seed['completed'] else 'FAILED'} {seed['e2e_seconds']:.1f}s{' (projected)' if seed['projected'] else ''} ${seed['usd_per_million_rows_total']}/M rows", flush=True)
+    if args.skip_baseline:
+        return 0
+    largest = max(rows for rows, _ in workloads)
+    profile = handler_profile(args.latency_ms, args.quota_rps, largest)
+    report = build_report(results, profile, args, parameters, time.monotonic() - started)
+    write_outputs(report, args.out)
+    print(f"\nwrote {args.out}/latest.json, summary.md and plots in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+FIELDS = {
+    "comprehend_calls_per_1000_rows": "Comprehend requests answered (billed) per 1,000 input rows; throttled requests are counted in throttles",
+    "comprehend_calls_per_1000_unique_rows": "the same per 1,000 unique non-NULL, non-blank rows of each batch",
+    "comprehend_units_per_1000_rows": "billable units (100 characters, at least 3 per document) per 1,000 rows",
+    "transitions_per_1000_rows": "Step Functions state transitions (states entered plus task retries) per 1,000 rows, from the execution histories",
+    "lambda_invocations_per_1000_rows": "Lambda invocations of every function, API handlers included",
+    "lambda_gb_seconds_per_1000_rows": "measured handler seconds x configured memory; all functions share 2 cores here, so under concurrency this overstates",
+    "dynamodb_read_units_per_1000_rows": "strongly consistent read units (4 KB) of every GetItem and Query page",
+    "dynamodb_write_units_per_1000_rows": "write units (1 KB per item) of every PutItem, BatchWriteItem item and UpdateItem",
+    "api_requests_per_1000_rows": "POSTs and GETs Snowflake sends (API Gateway requests)",
+    "e2e_seconds": "first POST to last 200 of the workload; projected for the baseline where it exceeds the budget",
+    "floor_seconds": "Comprehend requests / quota: no design can answer faster at this quota",
+    "e2e_to_floor": "e2e_seconds / floor_seconds",
+    "throttles": "requests Comprehend refused with ThrottlingException",
+    "state_machine_retries": "task retries Step Functions made",
+    "usd_per_million_rows": "list-price dollars per million rows by service (bench/prices.py)",
+    "completed": "every batch answered 200 with all its rows (or, projected, would be)",
+    "projected": "the figure is projected from the seed's one-call-per-row work, not run to the end",
+}
+
+
+def build_report(results: list[dict], profile: dict, args: argparse.Namespace, parameters: dict, seconds: float) -> dict[str, Any]:
+    concurrent = max(results, key=lambda result: (result["concurrent_batches"], result["rows_per_batch"]))
+    return {
+        "settings": {
+            "comprehend_latency_ms": args.latency_ms,
+            "comprehend_quota_rps": args.quota_rps,
+            "baseline_budget_s": args.baseline_budget_s,
+            "template_overrides": parameters,
+            "prices_as_of": prices.PRICES_AS_OF,
+            "region": prices.REGION,
+            "bench_seconds": round(seconds, 1),
+        },
+        "ours": concurrent["ours"],
+        "baseline": concurrent["baseline"],
+        "workloads": [entry for result in results for entry in (result["ours"], result["baseline"])],
+        "handler_profile_largest_batch": profile,
+        "fields": FIELDS,
+    }
+
+
+def write_outputs(report: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "summary.md").write_text(summary_markdown(report))
+    plot(report, out)
+
+
+def summary_markdown(report: dict) -> str:
+    settings = report["settings"]
+    lines = [
+        f"Comprehend stand-in: {settings['comprehend_latency_ms']:.0f} ms a call, quota {settings['comprehend_quota_rps']:.0f} requests/s; prices {settings['region']} as of {settings['prices_as_of']}.",
+        "",
+        "| workload | design | done | Comprehend calls / 1k rows | units / 1k rows | transitions / 1k rows | Lambda GB-s / 1k rows | DynamoDB RU / WU per 1k rows | e2e s | floor s | e2e / floor | throttles | $ / M rows |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in report["workloads"]:
+        done = "yes" if entry["completed"] else "**no**"
+        if entry["projected"]:
+            done += " (projected)"
+        ratio = entry["e2e_to_floor"] if entry["e2e_to_floor"] is not None else "-"
+        lines.append(
+            f"| {entry['rows_per_batch']:,} x {entry['concurrent_batches']} | {entry['design']} | {done} | {entry['comprehend_calls_per_1000_rows']} | {entry['comprehend_units_per_1000_rows']} | "
+            f"{entry['transitions_per_1000_rows']} | {entry['lambda_gb_seconds_per_1000_rows']} | {entry['dynamodb_read_units_per_1000_rows']} / {entry['dynamodb_write_units_per_1000_rows']} | "
+            f"{entry['e2e_seconds']} | {entry['floor_seconds']} | {ratio} | {entry['throttles']} | {entry['usd_per_million_rows_total']} |"
+        )
+    failures = [entry for entry in report["workloads"] if not entry["completed"] or entry["projected"]]
+    if failures:
+        lines += ["", "Baseline notes:"]
+        lines += [f"- {entry['rows_per_batch']:,} x {entry['concurrent_batches']}: {entry['reason']}" for entry in failures]
+    ours, baseline = report["ours"], report["baseline"]
+    completed = [entry for entry in report["workloads"] if entry["design"] == "baseline" and entry["completed"]]
+    if baseline["completed"]:
+        versus = f"baseline ${baseline['usd_per_million_rows_total']} per million rows"
+    elif completed:
+        largest = max(completed, key=lambda entry: entry["rows"])
+        mine = next(entry for entry in report["workloads"] if entry["design"] == "ours" and entry["rows_per_batch"] == largest["rows_per_batch"] and entry["concurrent_batches"] == largest["concurrent_batches"])
+        versus = (f"the baseline fails this workload ({baseline['reason'][:90]}); the largest it completes is {largest['rows_per_batch']:,} x {largest['concurrent_batches']}"
+                  f"{' (projected)' if largest['projected'] else ''}, at ${largest['usd_per_million_rows_total']} per million rows and {largest['e2e_seconds']} s, against ours ${mine['usd_per_million_rows_total']} and {mine['e2e_seconds']} s")
+    else:
+        versus = "the baseline completes no workload"
+    orchestration = sum(value for service, value in ours["usd_per_million_rows"].items() if service != "comprehend")
+    comprehend = ours["usd_per_million_rows"]["comprehend"]
+    profile = report["handler_profile_largest_batch"]
+    lines += [
+        "",
+        f"At {ours['concurrent_batches']} concurrent batches of {ours['rows_per_batch']:,} rows: ours {ours['comprehend_calls_per_1000_unique_rows']} Comprehend calls per 1,000 unique non-null rows "
+        f"(target <= 40), end to end {ours['e2e_to_floor']}x the quota-bound floor (target <= 1.3), orchestration ${orchestration:.2f} per million rows = "
+        f"{100 * orchestration / comprehend:.1f}% of Comprehend's ${comprehend:.2f} (target < 5%); {versus}.",
+        "",
+        f"Largest batch ({profile['rows']:,} rows, {profile['request_bytes']:,} bytes): POST handler {profile['post']['handler_ms']} ms, peak {profile['post']['peak_python_mb']} MB of Python memory; "
+        f"final GET {profile['get']['handler_ms']} ms, peak {profile['get']['peak_python_mb']} MB, {profile['get']['answer_bytes']:,} bytes (gzip).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(report: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    single = [entry for entry in report["workloads"] if entry["concurrent_batches"] == 1]
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    for design, style in (("ours", "o-"), ("baseline", "s--")):
+        points = sorted((entry["rows"], entry["e2e_seconds"], entry["completed"]) for entry in single if entry["design"] == design)
+        axis.plot([rows for rows, _, _ in points], [seconds for _, seconds, _ in points], style, label=design)
+        for rows, seconds, completed in points:
+            if not completed:
+                axis.annotate("fails", (rows, seconds), textcoords="offset points", xytext=(4, 4), color="crimson")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("rows in one batch")
+    axis.set_ylabel("end-to-end seconds")
+    axis.set_title("Time to answer one Snowflake batch")
+    axis.legend()
+    axis.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out / "time_vs_rows.png", dpi=110)
+    plt.close(figure)
+
+    services = ["comprehend", "step_functions", "lambda", "dynamodb", "api_gateway"]
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    designs = [("ours", report["ours"]), ("baseline", report["baseline"])]
+    bottoms = [0.0, 0.0]
+    for service in services:
+        heights = [entry["usd_per_million_rows"][service] for _, entry in designs]
+        axis.bar([name for name, _ in designs], heights, bottom=bottoms, label=service.replace("_", " "))
+        bottoms = [bottom + height for bottom, height in zip(bottoms, heights)]
+    axis.set_ylabel("USD per million rows")
+    axis.set_title(f"Cost per million rows by service ({report['ours']['concurrent_batches']} concurrent batches)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / "cost_by_service.png", dpi=110)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
