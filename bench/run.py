@@ -451,7 +451,7 @@ def plot(report: dict, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    single = [entry for entry in report["workloads"] if entry["concurrent_batches"] == 1]
+    single = [entry for entry in report["workloads"] if entry["concurrent_batches"] == 1] or report["workloads"]
     figure, axis = plt.subplots(figsize=(7, 4.2))
     for design, style in (("ours", "o-"), ("baseline", "s--")):
         points = sorted((entry["rows"], entry["e2e_seconds"], entry["completed"]) for entry in single if entry["design"] == design)
@@ -461,7 +461,7 @@ def plot(report: dict, out: Path) -> None:
                 axis.annotate("fails", (rows, seconds), textcoords="offset points", xytext=(4, 4), color="crimson")
     axis.set_xscale("log")
     axis.set_yscale("log")
-    axis.set_xlabel("rows in one batch")
+    axis.set_xlabel("rows in one batch" if all(entry["concurrent_batches"] == 1 for entry in single) else "rows in the workload")
     axis.set_ylabel("end-to-end seconds")
     axis.set_title("Time to answer one Snowflake batch")
     axis.legend()
@@ -471,16 +471,27 @@ def plot(report: dict, out: Path) -> None:
     plt.close(figure)
 
     services = ["comprehend", "step_functions", "lambda", "dynamodb", "api_gateway"]
-    figure, axis = plt.subplots(figsize=(7, 4.2))
-    designs = [("ours", report["ours"]), ("baseline", report["baseline"])]
-    bottoms = [0.0, 0.0]
-    for service in services:
-        heights = [entry["usd_per_million_rows"][service] for _, entry in designs]
-        axis.bar([name for name, _ in designs], heights, bottom=bottoms, label=service.replace("_", " "))
-        bottoms = [bottom + height for bottom, height in zip(bottoms, heights)]
+    colours = dict(zip(services, ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]))
+    workloads = sorted({(entry["rows_per_batch"], entry["concurrent_batches"]) for entry in report["workloads"]}, key=lambda item: (item[1], item[0]))
+    figure, axis = plt.subplots(figsize=(9.5, 4.5))
+    width = 0.38
+    for offset, design in ((-width / 2, "ours"), (width / 2, "baseline")):
+        for position, workload in enumerate(workloads):
+            entry = next(item for item in report["workloads"] if item["design"] == design and (item["rows_per_batch"], item["concurrent_batches"]) == workload)
+            x = position + offset
+            if not entry["completed"]:
+                axis.text(x, 5, "fails", rotation=90, ha="center", va="bottom", color="crimson", fontsize=8)
+                continue
+            bottom = 0.0
+            for service in services:
+                height = entry["usd_per_million_rows"][service]
+                axis.bar(x, height, width, bottom=bottom, color=colours[service], label=service.replace("_", " ") if position == 0 and design == "ours" else None, hatch="//" if design == "baseline" else None, edgecolor="white")
+                bottom += height
+    axis.set_xticks(range(len(workloads)), [f"{rows:,} x {count}" for rows, count in workloads])
+    axis.set_xlabel("rows per batch x concurrent batches (left bar ours, hatched bar the seed design)")
     axis.set_ylabel("USD per million rows")
-    axis.set_title(f"Cost per million rows by service ({report['ours']['concurrent_batches']} concurrent batches)")
-    axis.legend()
+    axis.set_title("Cost per million rows by service; a failed run has no bar")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     figure.tight_layout()
     figure.savefig(out / "cost_by_service.png", dpi=110)
     plt.close(figure)

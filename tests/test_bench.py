@@ -1,0 +1,58 @@
+"""The benchmark's own arithmetic and its report: a figure that is computed wrongly is worse than none."""
+
+from __future__ import annotations
+
+import json
+
+from bench.run import FIELDS, Meter, Run, figures, item_bytes, main, project_seed
+from local.comprehend import StandIn
+
+REQUIRED = ["comprehend_calls_per_1000_rows", "comprehend_units_per_1000_rows", "transitions_per_1000_rows", "e2e_seconds", "floor_seconds", "usd_per_million_rows", "completed"]
+
+
+def test_item_size_counts_names_and_values_like_dynamodb():
+    assert item_bytes({"pk": {"S": "abc"}}) == 2 + 3
+    assert item_bytes({"n": {"N": "12345"}}) == 1 + 3
+    assert item_bytes({"b": {"B": "QUJD"}}) == 1 + 3
+
+
+def test_capacity_units_round_up_per_item():
+    meter = Meter()
+    meter.on_dynamodb("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": {"d": {"S": "x" * 1500}}}}, {"PutRequest": {"Item": {"d": {"S": "x"}}}}]}}, {})
+    meter.on_dynamodb("Query", {}, {"Items": [{"d": {"S": "x" * 5000}}]})
+    meter.on_dynamodb("GetItem", {}, {})
+    assert (meter.write_units, meter.read_units) == (3, 2 + 1)
+
+
+def test_the_seed_is_projected_as_failing_where_its_single_item_outgrows_dynamodb():
+    texts = [[f"text {row}" for row in range(5000)]]
+    run = Run("baseline", 5000, 1, False, "not finished within the benchmark's budget of 30 s", 30.0, texts, Meter(), StandIn())
+    project_seed(run, latency_ms=100, quota_rps=5)
+    assert not run.completed and "400 KB" in run.reason and run.projected
+    small = Run("baseline", 100, 1, False, "not finished within the benchmark's budget of 30 s", 30.0, [texts[0][:100]], Meter(), StandIn())
+    project_seed(small, latency_ms=100, quota_rps=5)
+    assert small.completed and small.seconds == 20.0
+
+
+def test_cost_per_million_rows_follows_units_and_prices():
+    stand_in = StandIn()
+    stand_in.answered, stand_in.units = 4, 300
+    run = Run("ours", 100, 1, True, "", 2.0, [["x"] * 100], Meter(), stand_in, transitions=10)
+    result = figures(run, quota_rps=5)
+    assert result["usd_per_million_rows"]["comprehend"] == round(300 * 0.0001 * 1_000_000 / 100, 2)
+    assert result["usd_per_million_rows"]["step_functions"] == round(10 * 0.025 / 1000 * 1_000_000 / 100, 2)
+    assert result["floor_seconds"] == 0.8 and result["e2e_to_floor"] == 2.5
+
+
+def test_a_small_benchmark_writes_every_documented_field(tmp_path):
+    assert main(["--workloads", "40x2", "--quota-rps", "50", "--latency-ms", "5", "--baseline-budget-s", "10", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "latest.json").read_text())
+    for design in ("ours", "baseline"):
+        for name in REQUIRED:
+            assert name in report[design], (design, name)
+    assert set(report["ours"]["usd_per_million_rows"]) == {"comprehend", "step_functions", "lambda", "dynamodb", "api_gateway"}
+    assert report["ours"]["completed"] and report["ours"]["transitions_per_1000_rows"] > 0
+    assert report["baseline"]["comprehend_calls_per_1000_rows"] > report["ours"]["comprehend_calls_per_1000_rows"]
+    assert set(FIELDS) >= set(REQUIRED)
+    assert (tmp_path / "summary.md").read_text().count("| 40 x 2 |") == 2
+    assert (tmp_path / "time_vs_rows.png").stat().st_size > 1000 and (tmp_path / "cost_by_service.png").stat().st_size > 1000
