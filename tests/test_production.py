@@ -80,7 +80,8 @@ def test_state_machine_logs_exclude_execution_data_and_trace():
 
 def test_api_stays_iam_authorized_for_the_snowflake_role_only():
     api = resource("SentimentApi")["Properties"]
-    assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    for method in ("post", "get"):
+        assert api["DefinitionBody"]["paths"]["/sentiment"][method]["security"] == [{"sigv4": []}]
     (statement,) = api["Auth"]["ResourcePolicy"]["CustomStatements"]
     assert statement["Principal"] == {"AWS": "arn:aws:sts::111122223333:assumed-role/snowflake-api/snowflake"}
     assert "Condition" not in statement
@@ -165,6 +166,13 @@ def test_the_dashboard_shows_batches_latency_comprehend_and_errors():
     body = resource("Dashboard")["Properties"]["DashboardBody"]
     for metric in ("BatchesStarted", "RowsAccepted", "ExecutionTime", "ComprehendCalls", "ComprehendThrottles", "ExecutionsFailed", "5XXError"):
         assert metric in body
+
+
+def test_the_snowflake_sql_names_the_api_key_only_when_one_is_required():
+    with_key = template(RequireApiKey="true")
+    sql = resolved(with_key.document["Outputs"]["SnowflakeSql"]["Value"], with_key)
+    assert "  api_key = '<aws apigateway get-api-key --include-value --api-key <SnowflakeApiKey>" in sql
+    assert "api_key" not in resolved(template().document["Outputs"]["SnowflakeSql"]["Value"])
 
 
 def test_the_snowflake_sql_output_is_ready_to_paste():

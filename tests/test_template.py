@@ -17,8 +17,24 @@ def resolved(value):
     return TEMPLATE.resolve(value, lambda logical_id, attribute: names.get(logical_id, f"<{logical_id}.{attribute}>"))
 
 
-def test_api_is_iam_authorized_and_compresses():
-    assert TEMPLATE.api_property("Auth")["DefaultAuthorizer"] == "AWS_IAM"
+@pytest.mark.parametrize("require_key", ["false", "true"])
+def test_both_methods_are_iam_signed_and_an_api_key_is_optional(require_key):
+    source = Template(parameter_overrides={"SnowflakeRoleArn": "arn:aws:iam::111122223333:role/snowflake-api", "RequireApiKey": require_key})
+    body = source.resolve(source.api_property("DefinitionBody"), lambda logical_id, attribute: f"<{logical_id}.{attribute}>")
+    assert body["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    functions = {"post": "StartBatchFunction", "get": "PollBatchFunction"}
+    for method, function in functions.items():
+        operation = body["paths"]["/sentiment"][method]
+        expected = [{"sigv4": [], "api_key": []}] if require_key == "true" else [{"sigv4": []}]
+        assert operation["security"] == expected
+        assert operation["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+        assert f"<{function}.Arn>" in operation["x-amazon-apigateway-integration"]["uri"]
+    assert "DefaultAuthorizer" not in source.api_property("Auth"), "SAM's authorizer would overwrite the body's security"
+    for name in ("SnowflakeApiKey", "SnowflakeUsagePlan", "SnowflakeUsagePlanKey"):
+        assert source.resources[name]["Condition"] == "ApiKeyRequired"
+
+
+def test_api_compresses_large_answers():
     assert 0 < TEMPLATE.api_property("MinimumCompressionSize") <= 1024 * 1024
 
 
