@@ -40,7 +40,7 @@ def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, lan
     record = table.get_batch(request.batch_id)
     if record is None:
         fingerprint = request.fingerprint
-        pages = table.stage_input(request.batch_id, fingerprint[:16], staged)
+        pages = table.stage_input(request.batch_id, storage.staging_id(fingerprint), staged)
         candidate = table.new_record(request.batch_id, execution_name(request.batch_id), request.query_id, fingerprint, len(staged), pages)
         record = candidate if table.create_batch(candidate) else table.get_batch(request.batch_id)
         if record is None:

@@ -41,6 +41,19 @@ class StagedBatchMissing(Exception):
     """The batch's staged data is gone (expired or never written): it cannot be completed."""
 
 
+class StorageThrottled(Exception):
+    """DynamoDB kept throttling; the caller (Step Functions or Snowflake) retries later."""
+
+
+class StorageUnavailable(Exception):
+    """DynamoDB failed in a way that may pass; Step Functions retries the state."""
+
+
+def staging_id(fingerprint: str) -> str:
+    """Where a body's staged pages live: its fingerprint's first 64 bits."""
+    return fingerprint[:16]
+
+
 def input_prefix(staging_id: str) -> str:
     """Staged pages are keyed by the body's fingerprint, so a conflicting POST never overwrites them."""
     return f"{INPUT}{staging_id}#"
@@ -105,7 +118,7 @@ class BatchRecord:
 
     @property
     def staging_id(self) -> str:
-        return self.fingerprint[:16]
+        return staging_id(self.fingerprint)
 
 
 class ResultsTable:
@@ -280,13 +293,5 @@ class ResultsTable:
                     time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
 
 
-class StorageThrottled(Exception):
-    """DynamoDB kept throttling; the caller (Step Functions or Snowflake) retries later."""
-
-
 def _key(batch_id: str, sort_key: str) -> dict:
     return {"pk": {"S": batch_id}, "sk": {"S": sort_key}}
-
-
-class StorageUnavailable(Exception):
-    """DynamoDB failed in a way that may pass; Step Functions retries the state."""
