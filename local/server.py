@@ -107,7 +107,7 @@ class LocalService:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
                 text = body
-        route = next((route for route in self.stack.template.routes() if route.path == path and route.method == method), None)
+        route = self.stack.route(method, path)
         lock = self._function_locks.setdefault(route.function if route else "", threading.Lock())
         with lock:
             response = self.stack.request(method, path, headers, text, query)

@@ -26,7 +26,7 @@ from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.responses import DynamoHandler
 
 from . import comprehend, lambda_seam
-from .template import TEMPLATE, Template
+from .template import TEMPLATE, Route, Template
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -192,6 +192,7 @@ class OfflineStack:
         from sentiment_service.settings import reset_clients
 
         reset_clients()
+        self._routes = {(route.method, route.path): route for route in self.template.routes()}
         self._functions = {}
         for spec in specs:
             handler = lambda_seam.load_handler(spec.module, spec.handler)
@@ -215,9 +216,13 @@ class OfflineStack:
 
     # -- the API ----------------------------------------------------------------------------
 
+    def route(self, method: str, path: str) -> Route | None:
+        """The template's API route for a request, as API Gateway would match it."""
+        return self._routes.get((method.upper(), path))
+
     def request(self, method: str, path: str = "/sentiment", headers: dict[str, str] | None = None, body: str | bytes | None = None, query: dict[str, str] | None = None) -> dict:
         """What API Gateway's Lambda proxy integration would answer: statusCode, headers, body."""
-        route = next((route for route in self.template.routes() if route.path == path and route.method == method.upper()), None)
+        route = self.route(method, path)
         if route is None:
             return {"statusCode": 403, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Missing Authentication Token"}), "isBase64Encoded": False}
         handler, context = self._functions[route.function]

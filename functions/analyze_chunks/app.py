@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service.comprehend import detect_sentiment
 from sentiment_service.observability import logger, metrics, tracer
-from sentiment_service.settings import client, settings
+from sentiment_service.settings import client, results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
@@ -35,9 +35,8 @@ def analyze_work_item(batch_id: str, first_chunk: int, chunk_count: int, languag
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    config = settings()
     with retryable_storage_errors():
-        table = ResultsTable(client("dynamodb", "worker"), config.table_name, config.retention_seconds)
+        table = results_table("worker")
         outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], event["language"], table, client("comprehend", "comprehend"))
     logger.info("work item analysed", extra=outcome)
     return outcome

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sentiment_service.chunking import plan_batch
 from sentiment_service.observability import logger, metrics, tracer
 from sentiment_service.results import assemble_rows
-from sentiment_service.settings import client, settings
+from sentiment_service.settings import results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
@@ -26,9 +26,8 @@ def assemble_batch(batch_id: str, staging_id: str, input_pages: int, language: s
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    config = settings()
     with retryable_storage_errors():
-        table = ResultsTable(client("dynamodb", "worker"), config.table_name, config.retention_seconds)
+        table = results_table("worker")
         outcome = assemble_batch(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table)
     logger.info("results assembled", extra=outcome)
     return outcome

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service.chunking import plan_batch
 from sentiment_service.observability import logger, metrics, tracer
-from sentiment_service.settings import client, settings
+from sentiment_service.settings import results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
@@ -30,9 +30,8 @@ def plan_chunks(batch_id: str, staging_id: str, input_pages: int, language: str,
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    config = settings()
     with retryable_storage_errors():
-        table = ResultsTable(client("dynamodb", "worker"), config.table_name, config.retention_seconds)
+        table = results_table("worker")
         plan = plan_chunks(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table)
     logger.info("batch planned", extra={key: plan[key] for key in ("documentCount", "chunkCount")})
     return plan

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sentiment_service import api
 from sentiment_service.observability import logger, metrics, tracer
 from sentiment_service.protocol import MAX_ANSWER_BYTES, Answer, parse_batch_id, rejection
-from sentiment_service.settings import client, settings
+from sentiment_service.settings import results_table, workflow
 from sentiment_service.storage import ResultsTable
 from sentiment_service.workflow import FAILED, IN_PROGRESS, SUCCEEDED, Workflow, execution_name, failure_message
 
@@ -45,9 +45,7 @@ def poll_batch(batch_id: str, table: ResultsTable, flow: Workflow) -> Answer:
 def get_sentiment():
     batch_id = parse_batch_id(app.current_event.headers)
     logger.set_correlation_id(batch_id)
-    config = settings()
-    table = ResultsTable(client("dynamodb"), config.table_name, config.retention_seconds)
-    answer = poll_batch(batch_id, table, Workflow(client("stepfunctions"), config.state_machine_arn))
+    answer = poll_batch(batch_id, results_table(), workflow())
     logger.info("batch polled", extra={"status": answer.status})
     return api.respond(answer)
 

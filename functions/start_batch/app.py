@@ -8,7 +8,7 @@ from sentiment_service import api, storage
 from sentiment_service.chunking import normalize_argument
 from sentiment_service.observability import logger, metrics, tracer
 from sentiment_service.protocol import Answer, BatchRequest, parse_batch_request, rejection
-from sentiment_service.settings import client, settings
+from sentiment_service.settings import results_table, settings, workflow
 from sentiment_service.storage import BatchRecord, ResultsTable
 from sentiment_service.workflow import Workflow, execution_name
 
@@ -61,10 +61,7 @@ def post_sentiment():
     event = app.current_event
     request = parse_batch_request(event.headers, event.body, is_base64=event.is_base64_encoded)
     logger.set_correlation_id(request.batch_id)
-    config = settings()
-    table = ResultsTable(client("dynamodb"), config.table_name, config.retention_seconds)
-    flow = Workflow(client("stepfunctions"), config.state_machine_arn)
-    return api.respond(accept_batch(request, table, flow, config.language_code))
+    return api.respond(accept_batch(request, results_table(), workflow(), settings().language_code))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -64,10 +64,10 @@ BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
 BACKOFF_BUDGET_S = 5.0
 """In-function retries of a throttled or failing call: full jitter from 50 ms, capped at 1 s,
-for at most 5 s before Step Functions' slower retries take over (a second of this function
-waiting costs about a quarter of a state transition, so longer waits belong to Step Functions). Comprehend's quota is
-counted per second, so short waits keep it busy where the SDK's (0.5 s, 1 s, 2 s, ...) leave
-it idle; the client itself does not retry (settings.py)."""
+for at most 5 s before Step Functions' slower retries take over. Comprehend's quota is counted
+per second, so short waits keep it busy where the SDK's (0.5 s, 1 s, 2 s, ...) leave it idle;
+longer waits belong to Step Functions, since a second of this function waiting costs about a
+quarter of a state transition. The client itself does not retry (settings.py)."""
 
 
 def detect_sentiment(

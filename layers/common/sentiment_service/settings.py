@@ -14,6 +14,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from .storage import ResultsTable
+from .workflow import Workflow
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -56,5 +59,16 @@ def client(service: str, purpose: str = "api") -> Any:
 
 
 def reset_clients() -> None:
-    """Forget this thread's clients (the offline stack calls it when it points at new endpoints)."""
+    """Forget the calling thread's clients, so the next ones read the environment afresh."""
     _clients.__dict__.pop("cache", None)
+
+
+def results_table(purpose: str = "api") -> ResultsTable:
+    """The results table of this deployment, through this thread's DynamoDB client."""
+    config = settings()
+    return ResultsTable(client("dynamodb", purpose), config.table_name, config.retention_seconds)
+
+
+def workflow() -> Workflow:
+    """The state machine of this deployment, through this thread's Step Functions client."""
+    return Workflow(client("stepfunctions"), settings().state_machine_arn)
