@@ -86,7 +86,7 @@ def detect_sentiment(
             failure = ComprehendUnavailable(f"Could not reach Amazon Comprehend ({type(error).__name__}).")
         if isinstance(failure, ComprehendThrottled):
             on_throttle()
-        wait = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+        wait = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(attempt, 10)))
         if isinstance(failure, ComprehendRejected) or time.monotonic() + wait > deadline:
             raise failure
         attempt += 1
