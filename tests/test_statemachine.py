@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from sentiment_service import comprehend, storage
+from sentiment_service import comprehend, pool, storage
 from sentiment_service.chunking import MAX_WORK_ITEMS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def test_every_retry_backs_off_exponentially_with_full_jitter():
 
 
 def test_retried_error_names_are_exceptions_the_functions_raise():
-    ours = {name for module in (comprehend, storage) for name, value in vars(module).items() if isinstance(value, type) and issubclass(value, Exception)}
+    ours = {name for module in (comprehend, storage, pool) for name, value in vars(module).items() if isinstance(value, type) and issubclass(value, Exception)}
     named = {error for _, state in all_states(DEFINITION["States"]) for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
     custom = {error for error in named if not error.startswith(("States.", "Lambda."))}
     assert custom <= ours, custom - ours

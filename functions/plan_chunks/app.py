@@ -6,23 +6,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service.chunking import plan_batch
 from sentiment_service.observability import logger, metrics, tracer
+from sentiment_service.pool import POOL_LIFETIME_SECONDS
 from sentiment_service.settings import results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
 
 def plan_chunks(batch_id: str, staging_id: str, input_pages: int, language: str, table: ResultsTable) -> dict:
-    """Write every chunk's texts and return only counts and chunk ranges to Step Functions."""
+    """Write every chunk's texts, pool the last partly filled one, and return only counts and
+    chunk ranges to Step Functions."""
     staged = table.read_input(batch_id, staging_id, input_pages)
     plan = plan_batch([value for _, value in staged], language)
     table.put_chunks(batch_id, ((index, plan.chunk_texts(index)) for index in range(len(plan.chunks))))
     table.set_chunks_total(batch_id, len(plan.chunks))
+    if plan.pooled_chunk is not None:
+        table.pool_chunk(language, batch_id, plan.pooled_chunk, len(plan.chunks[plan.pooled_chunk]), POOL_LIFETIME_SECONDS)
     metrics.add_metric(name="DocumentsPlanned", unit="Count", value=len(plan.documents))
     metrics.add_metric(name="RowsSkipped", unit="Count", value=len(staged) - sum(isinstance(source, int) for source in plan.row_documents))
     return {
         "documentCount": len(plan.documents),
         "chunkCount": len(plan.chunks),
         "workItems": [item.as_dict() for item in plan.work_items],
+        "pooledChunk": plan.pooled_chunk,
     }
 
 

@@ -4,7 +4,9 @@ Comprehend bills every document and its request quota is the service's speed lim
 row is sent only when it has something to analyse, and identical texts of a batch only
 once. A chunk is one BatchDetectSentiment call: at most 25 documents of one language,
 each at most 5,000 bytes of UTF-8. A work item is a run of chunks handled by one Map
-iteration; their number is capped so the execution history stays under its limit.
+iteration; their number is capped so the execution history stays under its limit. A
+batch's last chunk, when it holds fewer than 25 documents, is not a work item: it is pooled
+with other batches' last chunks (pool.py), so their documents share full calls.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class BatchPlan:
     chunks: list[list[int]]
     """Per chunk, the document indexes it sends, in TextList order."""
     work_items: list[WorkItem]
+    """The Map's iterations: every chunk but the pooled one."""
+    pooled_chunk: int | None
+    """The last chunk when it is partly filled: it shares calls with other batches'."""
 
     def chunk_texts(self, chunk_index: int) -> list[str]:
         return [self.documents[document] for document in self.chunks[chunk_index]]
@@ -99,7 +104,9 @@ def plan_batch(values: list[RowValue], language: str, max_work_items: int = MAX_
         else:
             row_documents.append(value)
     chunks = [list(range(start, min(start + MAX_DOCUMENTS_PER_CHUNK, len(documents)))) for start in range(0, len(documents), MAX_DOCUMENTS_PER_CHUNK)]
-    return BatchPlan(language, documents, row_documents, chunks, group_chunks(len(chunks), max_work_items))
+    pooled = len(chunks) - 1 if chunks and len(chunks[-1]) < MAX_DOCUMENTS_PER_CHUNK else None
+    mapped = len(chunks) if pooled is None else pooled
+    return BatchPlan(language, documents, row_documents, chunks, group_chunks(mapped, max_work_items), pooled)
 
 
 def group_chunks(chunk_count: int, max_work_items: int = MAX_WORK_ITEMS) -> list[WorkItem]:

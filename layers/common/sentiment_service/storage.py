@@ -7,6 +7,12 @@
       analysis#NNNNNN    that call's values, by position in the chunk
       result#NNNNN       the answer, compressed JSON pages of [row_number, value]
 
+    pk = pool#<language>, sk =
+      pooled#<batch id>#NNNNNN   a batch's last, partly filled chunk waiting to share a call
+                                 (pool.py): ids, a document count and a claim, never text
+
+No batch item's sort key starts with `pooled#`, so even a batch id equal to a pool's key
+cannot mix the two.
 Rows never travel through Step Functions: its payloads are capped at 256 KiB and its
 history is visible to operators. Pages keep every item far below DynamoDB's 400 KB, and
 GET reads the answer with one paginated, strongly consistent Query over `result#`.
@@ -20,7 +26,7 @@ import random
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -29,12 +35,28 @@ INPUT = "input#"
 CHUNK = "chunk#"
 ANALYSIS = "analysis#"
 RESULT = "result#"
+POOL = "pool#"
+POOLED = "pooled#"
 
 MAX_PAGE_BYTES = 300_000
 """Uncompressed JSON per page; compressed it stays well below DynamoDB's 400 KB item limit."""
 
 STATUS_STAGED = "STAGED"
 STATUS_STARTED = "STARTED"
+
+
+@dataclass(frozen=True)
+class PooledChunk:
+    """A batch's last chunk in the pool, and who holds it for a call until when."""
+
+    batch_id: str
+    chunk: int
+    documents: int
+    claimed_by: str | None = None
+    claimed_until: float = 0.0
+
+    def claimable_by(self, owner: str, now: float) -> bool:
+        return self.claimed_by in (None, owner) or self.claimed_until <= now
 
 
 class StagedBatchMissing(Exception):
@@ -73,6 +95,14 @@ def analysis_key(chunk: int) -> str:
 
 def result_key(page: int) -> str:
     return f"{RESULT}{page:05d}"
+
+
+def pool_key(language: str) -> str:
+    return f"{POOL}{language}"
+
+
+def pooled_key(language: str, batch_id: str, chunk: int) -> dict:
+    return _key(pool_key(language), f"{POOLED}{batch_id}#{chunk:06d}")
 
 
 def pack(value: Any) -> bytes:
@@ -165,18 +195,7 @@ class ResultsTable:
             "status": {"S": record.status},
             "expiresAt": {"N": str(record.expires_at)},
         }
-        try:
-            self.client.put_item(
-                TableName=self.name,
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR expiresAt <= :now",
-                ExpressionAttributeValues={":now": {"N": str(int(time.time()))}},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._put_new(item)
 
     def new_record(self, batch_id: str, execution_name: str, query_id: str, fingerprint: str, row_count: int, input_pages: int) -> BatchRecord:
         return BatchRecord(batch_id, execution_name, query_id, fingerprint, row_count, input_pages, STATUS_STAGED, self._expiry())
@@ -199,10 +218,12 @@ class ResultsTable:
         )
 
     def add_chunks_done(self, batch_id: str, count: int) -> None:
-        self.client.update_item(
-            TableName=self.name,
+        """Count progress on a live batch record; never create one (another batch's may be gone)."""
+        self._write_if(
+            self.client.update_item,
             Key=_key(batch_id, META),
             UpdateExpression="ADD chunksDone :count",
+            ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":count": {"N": str(count)}},
         )
 
@@ -229,8 +250,58 @@ class ResultsTable:
             raise StagedBatchMissing(f"Chunks {first} to {first + count - 1} of the batch are incomplete; they may have expired.")
         return chunks
 
-    def put_analysis(self, batch_id: str, chunk: int, values: list[dict]) -> None:
-        self.client.put_item(TableName=self.name, Item=self._page_item(batch_id, analysis_key(chunk), values))
+    def put_analysis(self, batch_id: str, chunk: int, values: list[dict]) -> bool:
+        """Store a chunk's values once; False when they were already stored (a racing or retried call)."""
+        return self._put_new(self._page_item(batch_id, analysis_key(chunk), values))
+
+    def read_chunk(self, batch_id: str, chunk: int) -> list[str]:
+        return self.read_chunks(batch_id, chunk, 1)[chunk]
+
+    def is_analysed(self, batch_id: str, chunk: int) -> bool:
+        return bool(self.analysed_chunks(batch_id, chunk, 1))
+
+    # -- the pool of last chunks (pool.py) -------------------------------------------------
+
+    def pool_chunk(self, language: str, batch_id: str, chunk: int, documents: int, lifetime_seconds: int) -> None:
+        """Put a batch's last chunk in the pool; a retried call leaves an existing entry (and its claim) alone."""
+        item = {**pooled_key(language, batch_id, chunk), "batchId": {"S": batch_id}, "chunk": {"N": str(chunk)}, "documents": {"N": str(documents)}, "expiresAt": {"N": str(int(time.time()) + lifetime_seconds)}}
+        self._put_new(item)
+
+    def pooled_chunk(self, language: str, batch_id: str, chunk: int) -> PooledChunk | None:
+        item = self.client.get_item(TableName=self.name, Key=pooled_key(language, batch_id, chunk), ConsistentRead=True).get("Item")
+        return _pooled(item) if item and int(item["expiresAt"]["N"]) > time.time() else None
+
+    def pooled_chunks(self, language: str, limit: int) -> list[PooledChunk]:
+        """Up to `limit` live entries of the pool, claimed ones included."""
+        entries = []
+        for item in self._query_prefix(pool_key(language), POOLED):
+            entries.append(_pooled(item))
+            if len(entries) == limit:
+                break
+        return entries
+
+    def claim_pooled_chunk(self, language: str, entry: PooledChunk, owner: str, now: float, until: float) -> bool:
+        """Hold an entry for `owner`'s call until `until`; False when someone else holds it or it is gone."""
+        return self._write_if(
+            self.client.update_item,
+            Key=pooled_key(language, entry.batch_id, entry.chunk),
+            UpdateExpression="SET claimedBy = :owner, claimedUntil = :until",
+            ConditionExpression="attribute_exists(sk) AND (attribute_not_exists(claimedBy) OR claimedBy = :owner OR claimedUntil <= :now)",
+            ExpressionAttributeValues={":owner": {"S": owner}, ":until": {"N": f"{until:.3f}"}, ":now": {"N": f"{now:.3f}"}},
+        )
+
+    def release_pooled_chunk(self, language: str, entry: PooledChunk, owner: str) -> None:
+        """Give an entry back to the pool if `owner` still holds it."""
+        self._write_if(
+            self.client.update_item,
+            Key=pooled_key(language, entry.batch_id, entry.chunk),
+            UpdateExpression="REMOVE claimedBy, claimedUntil",
+            ConditionExpression="claimedBy = :owner",
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+
+    def remove_pooled_chunk(self, language: str, entry: PooledChunk) -> None:
+        self.client.delete_item(TableName=self.name, Key=pooled_key(language, entry.batch_id, entry.chunk))
 
     def analysed_chunks(self, batch_id: str, first: int, count: int) -> set[int]:
         return {int(item["sk"]["S"][len(ANALYSIS):]) for item in self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1), keys_only=True)}
@@ -252,18 +323,18 @@ class ResultsTable:
     def _page_item(self, batch_id: str, sort_key: str, value: Any) -> dict:
         return {**_key(batch_id, sort_key), "data": {"B": pack(value)}, "expiresAt": {"N": str(self._expiry())}}
 
-    def _query_prefix(self, batch_id: str, prefix: str) -> Iterator[dict]:
-        return self._query(batch_id, "pk = :pk AND begins_with(sk, :prefix)", {":prefix": {"S": prefix}})
+    def _query_prefix(self, partition: str, prefix: str) -> Iterator[dict]:
+        return self._query(partition, "pk = :pk AND begins_with(sk, :prefix)", {":prefix": {"S": prefix}})
 
-    def _query_range(self, batch_id: str, first: str, last: str, keys_only: bool = False) -> Iterator[dict]:
-        return self._query(batch_id, "pk = :pk AND sk BETWEEN :first AND :last", {":first": {"S": first}, ":last": {"S": last}}, keys_only)
+    def _query_range(self, partition: str, first: str, last: str, keys_only: bool = False) -> Iterator[dict]:
+        return self._query(partition, "pk = :pk AND sk BETWEEN :first AND :last", {":first": {"S": first}, ":last": {"S": last}}, keys_only)
 
-    def _query(self, batch_id: str, condition: str, values: dict, keys_only: bool = False) -> Iterator[dict]:
+    def _query(self, partition: str, condition: str, values: dict, keys_only: bool = False) -> Iterator[dict]:
         now = time.time()
         request: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": {":pk": {"S": batch_id}, **values},
+            "ExpressionAttributeValues": {":pk": {"S": partition}, **values},
             "ConsistentRead": True,
         }
         if keys_only:
@@ -276,6 +347,20 @@ class ResultsTable:
             if "LastEvaluatedKey" not in response:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _put_new(self, item: dict) -> bool:
+        """PutItem unless a live item has the key; False when one has."""
+        return self._write_if(self.client.put_item, Item=item, ConditionExpression="attribute_not_exists(sk) OR expiresAt <= :now", ExpressionAttributeValues={":now": {"N": str(int(time.time()))}})
+
+    def _write_if(self, write: Callable[..., Any], **request: Any) -> bool:
+        """A conditional write; False, not an error, when its condition does not hold."""
+        try:
+            write(TableName=self.name, **request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _put_all(self, items: Iterable[dict]) -> None:
         """BatchWriteItem in groups of 25, resending unprocessed items with backoff and jitter."""
@@ -291,6 +376,10 @@ class ResultsTable:
                     if attempt > 8:
                         raise StorageThrottled("DynamoDB left items unprocessed after 8 attempts.")
                     time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+
+
+def _pooled(item: dict) -> PooledChunk:
+    return PooledChunk(item["batchId"]["S"], int(item["chunk"]["N"]), int(item["documents"]["N"]), item.get("claimedBy", {}).get("S"), float(item.get("claimedUntil", {"N": "0"})["N"]))
 
 
 def _key(batch_id: str, sort_key: str) -> dict:

@@ -1,0 +1,232 @@
+"""Batches' last, partly filled chunks share Comprehend calls, each text sent once, each value stored once."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local.comprehend import lexicon_sentiment
+from sentiment_service.comprehend import ComprehendRejected
+from sentiment_service.pool import CLAIM_SECONDS, PooledChunkInFlight, settle_pooled_chunk
+from sentiment_service.storage import POOL, ResultsTable, staging_id
+
+ENTRY_ATTRIBUTES = {"pk", "sk", "batchId", "chunk", "documents", "expiresAt", "claimedBy", "claimedUntil"}
+
+
+@pytest.fixture
+def table(stack) -> ResultsTable:
+    return ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+
+
+@pytest.fixture
+def comprehend(stack) -> Any:
+    return stack.client("comprehend")
+
+
+class Batches:
+    """Batches taken through the workflow's functions one state at a time, as Step Functions runs them."""
+
+    def __init__(self, table: ResultsTable, comprehend: Any):
+        from functions.analyze_chunks.app import analyze_pooled_chunk, analyze_work_item
+        from functions.assemble_results.app import assemble_batch
+        from functions.plan_chunks.app import plan_chunks
+
+        self.table, self.comprehend = table, comprehend
+        self.plan_chunks, self.analyze_work_item, self.analyze_pooled_chunk, self.assemble_batch = plan_chunks, analyze_work_item, analyze_pooled_chunk, assemble_batch
+
+    def stage(self, batch_id: str, texts: list[str | None]) -> dict:
+        """POST's part (staged rows, batch record), then PlanChunks."""
+        fingerprint = hashlib.sha256(batch_id.encode()).hexdigest()
+        pages = self.table.stage_input(batch_id, staging_id(fingerprint), [[number, text] for number, text in enumerate(texts)])
+        assert self.table.create_batch(self.table.new_record(batch_id, f"execution-{batch_id}", "query", fingerprint, len(texts), pages))
+        plan = self.plan_chunks(batch_id, staging_id(fingerprint), pages, "en", self.table)
+        return {**plan, "stagingId": staging_id(fingerprint), "inputPages": pages}
+
+    def finish(self, batch_id: str, plan: dict) -> list[list[Any]]:
+        """The Map's work items, AnalyzePooledChunk, then AssembleResults: the rows GET would answer."""
+        for item in plan["workItems"]:
+            self.analyze_work_item(batch_id, item["firstChunk"], item["chunkCount"], "en", self.table, self.comprehend)
+        self.analyze_pooled_chunk(batch_id, plan["pooledChunk"], "en", self.table, self.comprehend)
+        self.assemble_batch(batch_id, plan["stagingId"], plan["inputPages"], "en", self.table)
+        return self.table.read_results(batch_id)
+
+
+@pytest.fixture
+def batches(table, comprehend) -> Batches:
+    """Imported once the stack has set the functions' environment, as Lambda imports them."""
+    return Batches(table, comprehend)
+
+
+def texts_of(batch: int, count: int) -> list[str]:
+    return [f"batch {batch} review {index} is good" for index in range(count)]
+
+
+def pool_items(stack) -> list[dict]:
+    return [item for item in stack.client("dynamodb").scan(TableName=stack.table_name)["Items"] if item["pk"]["S"].startswith(POOL)]
+
+
+def test_the_first_batch_to_settle_sends_every_waiting_last_chunk_in_full_calls(stack, stand_in, table, comprehend, batches):
+    texts_by_batch = {f"batch:{number}": texts_of(number, 30) for number in range(4)}
+    plans = {batch_id: batches.stage(batch_id, texts) for batch_id, texts in texts_by_batch.items()}
+    assert all(plan["pooledChunk"] == 1 and len(plan["workItems"]) == 1 for plan in plans.values())
+    assert len(pool_items(stack)) == 4
+
+    first = settle_pooled_chunk("batch:2", 1, "en", table, comprehend)
+    assert (first.calls, first.documents, first.chunks_stored) == (1, 20, 4)
+    assert stand_in.answered == 1
+
+    for batch_id, texts in texts_by_batch.items():
+        rows = batches.finish(batch_id, plans[batch_id])
+        assert rows == [[number, lexicon_sentiment(text)] for number, text in enumerate(texts)]
+        assert table.get_batch(batch_id).chunks_done == 2
+    assert stand_in.answered == 1 + 4, "one shared call for the four last chunks, one call per full chunk"
+    assert set(stand_in.documents.values()) == {1}
+    assert pool_items(stack) == []
+
+
+def test_a_text_in_several_batches_last_chunks_is_sent_once(stand_in, table, comprehend, batches):
+    for number in range(3):
+        batches.stage(f"batch:{number}", ["same words everywhere", *texts_of(number, 3)])
+    settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
+    assert stand_in.documents["same words everywhere"] == 1
+    for number in range(3):
+        assert table.read_analysis(f"batch:{number}")[0][0] == lexicon_sentiment("same words everywhere")
+
+
+def test_pool_entries_hold_ids_and_counts_never_text(stack, table, batches):
+    batches.stage("batch:1", texts_of(1, 7))
+    (item,) = pool_items(stack)
+    assert set(item) <= ENTRY_ATTRIBUTES
+    assert "review" not in str(item)
+
+
+def test_a_chunk_another_call_holds_is_waited_for_not_sent_again(stack, stand_in, table, comprehend, batches):
+    batches.stage("batch:1", texts_of(1, 4))
+    (entry,) = table.pooled_chunks("en", 10)
+    assert table.claim_pooled_chunk("en", entry, "batch:other", time.time(), time.time() + CLAIM_SECONDS)
+    clock = [time.time()]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    with pytest.raises(PooledChunkInFlight):
+        settle_pooled_chunk("batch:1", 0, "en", table, comprehend, sleep=sleep, clock=lambda: clock[0])
+    assert stand_in.calls == 0
+
+    lapsed = settle_pooled_chunk("batch:1", 0, "en", table, comprehend, clock=lambda: time.time() + CLAIM_SECONDS + 1)
+    assert (lapsed.calls, lapsed.chunks_stored) == (1, 1), "a claim whose holder died lapses"
+    assert pool_items(stack) == []
+
+
+def test_values_stored_by_an_earlier_call_are_never_overwritten_or_counted_twice(stack, table, comprehend, batches):
+    plan = batches.stage("batch:1", texts_of(1, 4))
+    stored = [{"Sentiment": "FIRST", "SentimentScore": {}}] * 4
+    assert table.put_analysis("batch:1", plan["pooledChunk"], stored)
+    table.add_chunks_done("batch:1", 1)
+    batches.stage("batch:2", texts_of(2, 4))
+
+    settle_pooled_chunk("batch:2", 0, "en", table, comprehend)
+    assert table.read_analysis("batch:1")[0] == stored
+    assert table.get_batch("batch:1").chunks_done == 1
+    assert pool_items(stack) == []
+
+
+class Refusing:
+    """Comprehend refusing every call that carries a given text, as it would an oversized one."""
+
+    def __init__(self, inner: Any, refused: str):
+        self.inner, self.refused, self.calls = inner, refused, 0
+
+    def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
+        self.calls += 1
+        if self.refused in TextList:
+            raise ClientError({"Error": {"Code": "TextSizeLimitExceededException", "Message": "too large"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchDetectSentiment")
+        return self.inner.batch_detect_sentiment(TextList=TextList, LanguageCode=LanguageCode)
+
+
+def test_a_text_comprehend_refuses_fails_only_its_own_batch(stack, table, comprehend, batches):
+    batches.stage("batch:good", texts_of(1, 3))
+    batches.stage("batch:bad", ["refused text", *texts_of(2, 2)])
+    refusing = Refusing(comprehend, "refused text")
+
+    settled = settle_pooled_chunk("batch:good", 0, "en", table, refusing)
+    assert settled.chunks_stored == 1 and refusing.calls == 2
+    assert table.read_analysis("batch:good")[0] == [lexicon_sentiment(text) for text in texts_of(1, 3)]
+    (entry,) = table.pooled_chunks("en", 10)
+    assert (entry.batch_id, entry.claimed_by) == ("batch:bad", None), "the other batch's chunk goes back to the pool"
+
+    with pytest.raises(ComprehendRejected):
+        settle_pooled_chunk("batch:bad", 0, "en", table, refusing)
+
+
+class ThrottledAfter:
+    def __init__(self, inner: Any, answered: int):
+        self.inner, self.answered = inner, answered
+
+    def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
+        if self.answered == 0:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchDetectSentiment")
+        self.answered -= 1
+        return self.inner.batch_detect_sentiment(TextList=TextList, LanguageCode=LanguageCode)
+
+
+def test_once_its_own_chunk_is_stored_a_throttled_flush_hands_the_rest_back(monkeypatch, table, comprehend, batches):
+    from sentiment_service import comprehend as comprehend_calls
+
+    batches.stage("batch:0", texts_of(0, 5))
+    for number in range(1, 4):
+        batches.stage(f"batch:{number}", texts_of(number, 24))
+    clock = [0.0]
+    monkeypatch.setattr(comprehend_calls.time, "monotonic", lambda: clock[0])
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, ThrottledAfter(comprehend, answered=1), sleep=sleep)
+    monkeypatch.undo()
+    assert table.is_analysed("batch:0", 0)
+    assert settled.calls == 1
+    waiting = table.pooled_chunks("en", 10)
+    assert waiting and all(entry.claimed_by is None for entry in waiting)
+    for number in range(1, 4):
+        settle_pooled_chunk(f"batch:{number}", 0, "en", table, comprehend)
+        assert table.read_analysis(f"batch:{number}")[0] == [lexicon_sentiment(text) for text in texts_of(number, 24)]
+
+
+def test_a_waiting_chunk_whose_batch_is_gone_is_dropped(stack, table, comprehend, batches):
+    batches.stage("batch:1", texts_of(1, 3))
+    batches.stage("batch:gone", texts_of(2, 3))
+    dynamodb = stack.client("dynamodb")
+    dynamodb.delete_item(TableName=stack.table_name, Key={"pk": {"S": "batch:gone"}, "sk": {"S": "chunk#000000"}})
+
+    settled = settle_pooled_chunk("batch:1", 0, "en", table, comprehend)
+    assert (settled.calls, settled.chunks_stored) == (1, 1)
+    assert pool_items(stack) == []
+
+
+def test_a_batch_without_a_partial_chunk_pools_nothing(stack, table, comprehend, batches):
+    plan = batches.stage("batch:1", texts_of(1, 50))
+    assert plan["pooledChunk"] is None and len(plan["workItems"]) == 2
+    assert pool_items(stack) == []
+    assert batches.analyze_pooled_chunk("batch:1", None, "en", table, comprehend) == {"pooledChunk": None}
+
+
+def test_concurrent_batches_through_the_state_machine_send_each_text_once(snowflake, stand_in, no_row_text_leaks):
+    from conftest import row_text
+    from local.snowflake import snowflake_headers
+
+    stand_in.latency_s = 0.05
+    posted = [(snowflake_headers(), [row_text(index, f"batch {number} is good") for index in range(40 + number)]) for number in range(6)]
+    for headers, texts in posted:
+        assert snowflake.post(texts, headers).status == 202
+    for headers, texts in posted:
+        outcome = snowflake.wait(headers)
+        assert outcome.status == 200
+        assert outcome.body["data"] == [[number, lexicon_sentiment(text)] for number, text in enumerate(texts)]
+    assert sum(stand_in.documents.values()) == sum(len(texts) for _, texts in posted)
+    assert set(stand_in.documents.values()) == {1}
+    assert stand_in.answered <= 12
