@@ -21,12 +21,12 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local import lambda_seam
 from local.comprehend import StandIn
 from local.server import LocalService
-from local.snowflake import snowflake_headers
+from local.snowflake import Exchange, batch_body, poll, run_batch, snowflake_headers
 from local.stack import proxy_event
 
 from . import prices
@@ -115,26 +115,14 @@ class Run:
     memory_mb: dict[str, int] = field(default_factory=dict)
 
 
-def drive(handle: Callable[[str, dict, str | None], tuple[int, Any]], batches: list[list[Any]], budget_s: float, max_wait_s: float = 1.0) -> tuple[bool, str, float]:
-    """Snowflake's loop for each batch at once: POST (retrying 429/5xx), then GET with growing waits."""
+def drive(exchange: Exchange, batches: list[list[Any]], budget_s: float, max_wait_s: float = 1.0) -> tuple[bool, str, float]:
+    """Snowflake's loop (local/snowflake.run_batch) for every batch at once; polls wait at most `max_wait_s`."""
     started = time.monotonic()
     deadline = started + budget_s
     outcome: dict[int, str] = {}
 
     def one(number: int, texts: list[Any]) -> None:
-        headers = snowflake_headers(f"{uuid.uuid4()}:1:{number}:0:0")
-        body = json.dumps({"data": [[row, text] for row, text in enumerate(texts)]})
-        status, answer = handle("POST", headers, body)
-        wait = 0.1
-        while status in (429, 502, 503, 504) and time.monotonic() < deadline:
-            time.sleep(wait)
-            wait = min(wait * 2, 5)
-            status, answer = handle("POST", headers, body)
-        wait = 0.1
-        while status == 202 and time.monotonic() < deadline:
-            time.sleep(wait)
-            wait = min(wait * 1.5, max_wait_s)
-            status, answer = handle("GET", headers, None)
+        status, answer = run_batch(exchange, snowflake_headers(f"{uuid.uuid4()}:1:{number}:0:0"), batch_body(texts).encode("utf-8"), deadline, max_wait_s=max_wait_s)
         if status == 200 and [row for row, _ in answer["data"]] == list(range(len(texts))):
             outcome[number] = "ok"
         elif status == 202:
@@ -160,16 +148,16 @@ def run_ours(batches: list[list[Any]], latency_ms: float, quota_rps: float, para
     lambda_seam.on_invoke(lambda function, event, errored, seconds: meter.on_lambda(function, seconds))
     service.stack.dynamodb_listener = meter.on_dynamodb
 
-    def handle(method: str, headers: dict, body: str | None) -> tuple[int, Any]:
+    def exchange(method: str, headers: dict, body: bytes | None) -> tuple[int, Any]:
         with meter.lock:
             meter.api_requests += 1
-        status, response_headers, raw = service.handle(method, "/sentiment", headers, (body or "").encode())
+        status, response_headers, raw = service.handle(method, "/sentiment", headers, body or b"")
         if response_headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
         return status, json.loads(raw) if raw else None
 
     try:
-        completed, reason, seconds = drive(handle, batches, budget_s)
+        completed, reason, seconds = drive(exchange, batches, budget_s)
         transitions = retries = 0
         for execution in service.stack.executions():
             events = service.stack.history(execution["executionArn"])
@@ -194,14 +182,14 @@ def run_seed(batches: list[list[Any]], latency_ms: float, quota_rps: float, budg
     stack.dynamodb_listener = meter.on_dynamodb
     seed = SeedDesign(stack.session, lambda function, seconds, errored: meter.on_lambda(function, seconds))
 
-    def handle(method: str, headers: dict, body: str | None) -> tuple[int, Any]:
+    def exchange(method: str, headers: dict, body: bytes | None) -> tuple[int, Any]:
         with meter.lock:
             meter.api_requests += 1
-        response = seed.lambda_handler(proxy_event(method, "/sentiment", headers, body))
+        response = seed.lambda_handler(proxy_event(method, "/sentiment", headers, body.decode("utf-8") if body else None))
         return response["statusCode"], json.loads(response["body"]) if response["statusCode"] == 200 else response.get("body")
 
     try:
-        completed, reason, seconds = drive(handle, batches, budget_s)
+        completed, reason, seconds = drive(exchange, batches, budget_s)
         seed.stop.set()
         for worker in seed.workers:
             worker.join()
@@ -297,13 +285,12 @@ def handler_profile(latency_ms: float, quota_rps: float, rows: int) -> dict[str,
     service.start()
     try:
         timed, traced = snowflake_headers(), snowflake_headers()
-        body = json.dumps({"data": [[row, text] for row, text in enumerate(texts)]}).encode()
+        body = batch_body(texts).encode()
         profile: dict[str, Any] = {"rows": rows, "request_bytes": len(body)}
         for method, payload in (("POST", body), ("GET", b"")):
             if method == "GET":
                 for headers in (timed, traced):
-                    while service.handle("GET", "/sentiment", headers, b"")[0] == 202:
-                        time.sleep(0.2)
+                    poll(lambda: service.handle("GET", "/sentiment", headers, b"")[::2], time.monotonic() + 300)
             started = time.perf_counter()
             status, _, raw = service.handle(method, "/sentiment", timed, payload)
             elapsed = time.perf_counter() - started

@@ -2,8 +2,8 @@
 
 Works against `make local` and against a deployed stack (`--sigv4` signs each request with
 your AWS credentials, as Snowflake's API integration does with its role). Requests carry
-the headers of events/post.json, bodies are gzipped like Snowflake's COMPRESSION = AUTO,
-429 and 5xx answers are retried with the same batch id, and polls wait longer after each 202.
+the headers of events/post.json, bodies are gzipped like Snowflake's COMPRESSION = AUTO, and
+each batch goes through Snowflake's loop (local/snowflake.run_batch).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from threading import Lock
 from typing import Any, Callable
 
-from .snowflake import BATCH_ID_HEADER, snowflake_headers
+from .snowflake import BATCH_ID_HEADER, batch_body, run_batch, snowflake_headers
 
 TRANSPORT_HEADERS = {"host", "authorization", "x-amz-date", "x-amz-security-token", "x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "content-length"}
 
@@ -81,41 +81,24 @@ class Client:
         except urllib.error.HTTPError as error:
             return error.code, _read_json(error.read(), error.headers.get("Content-Encoding"))
 
+    def exchange(self, method: str, headers: dict[str, str], body: bytes | None) -> tuple[int, Any]:
+        try:
+            return self.request(method, headers, body)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            return 599, {"message": str(error)}
+
     def run_batch(self, texts: list[Any], query_id: str, number: int) -> list[Any]:
         """One Snowflake batch: POST until accepted, then GET until answered; its values in row order."""
         headers = {key: value for key, value in snowflake_headers(f"{query_id}:1:{number}:0:0", query_id).items() if key.lower() not in TRANSPORT_HEADERS}
-        body = json.dumps({"data": [[row, text] for row, text in enumerate(texts)]}).encode("utf-8")
-        deadline = time.monotonic() + self.timeout_s
-        status, answer = self._retrying("POST", headers, body, deadline)
-        if status not in (200, 202):
-            raise BatchFailed(f"batch {headers[BATCH_ID_HEADER]}: POST answered {status}: {answer}")
-        wait = 0.1
-        while status == 202:
-            time.sleep(wait)
-            wait = min(wait * 1.5, 5.0)
-            status, answer = self._retrying("GET", {key: value for key, value in headers.items() if key.lower() != "content-type"}, None, deadline)
+        status, answer = run_batch(self.exchange, headers, batch_body(texts).encode("utf-8"), time.monotonic() + self.timeout_s)
+        if status == 202:
+            raise BatchFailed(f"batch {headers[BATCH_ID_HEADER]}: not answered within {self.timeout_s:.0f} s (Snowflake gives up after 10 minutes)")
         if status != 200:
-            raise BatchFailed(f"batch {headers[BATCH_ID_HEADER]}: GET answered {status}: {answer}")
+            raise BatchFailed(f"batch {headers[BATCH_ID_HEADER]}: answered {status}: {answer}")
         rows = answer["data"]
         if [row for row, _ in rows] != list(range(len(texts))):
             raise BatchFailed(f"batch {headers[BATCH_ID_HEADER]}: rows missing or out of order")
         return [value for _, value in rows]
-
-    def _retrying(self, method: str, headers: dict[str, str], body: bytes | None, deadline: float) -> tuple[int, Any]:
-        """Snowflake retries 429 and 5xx with the same batch id, slowing down each time."""
-        wait = 0.5
-        while True:
-            try:
-                status, answer = self.request(method, headers, body)
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                status, answer = 599, {"message": str(error)}
-            if (status == 429 or status >= 500 and method == "POST" or status in (502, 503, 504, 599)) and time.monotonic() < deadline:
-                time.sleep(wait)
-                wait = min(wait * 2, 10.0)
-                continue
-            if time.monotonic() > deadline:
-                return 504, {"message": "gave up after the client's timeout, as Snowflake does after 10 minutes"}
-            return status, answer
 
     def run(self, texts: list[Any], batch_rows: int = 1000, parallel: int = 4, show: Callable[[str], None] | None = None, query_id: str | None = None) -> list[Any]:
         """Every text's value, sending `batch_rows` rows per batch, `parallel` batches at once."""

@@ -28,19 +28,55 @@ def batch_body(texts: list[Any]) -> str:
     return json.dumps({"data": [[number, text] for number, text in enumerate(texts)]})
 
 
-def poll(get: Callable[[], dict], timeout_s: float = 120.0, first_wait_s: float = 0.05, max_wait_s: float = 2.0) -> tuple[dict, int]:
+Exchange = Callable[[str, dict[str, str], "bytes | None"], tuple[int, Any]]
+"""One request to the service, over HTTP or in-process: method, headers and body in; the
+status and the answer (decoded as the caller likes) out. A network failure is status 599."""
+
+POLL_FIRST_WAIT_S = 0.1
+POLL_MAX_WAIT_S = 5.0
+
+
+def poll(get: Callable[[], tuple[int, Any]], deadline: float, first_wait_s: float = POLL_FIRST_WAIT_S, max_wait_s: float = POLL_MAX_WAIT_S) -> tuple[int, Any, int]:
     """GET until the answer is not 202, waiting longer after each 202 as Snowflake does.
 
-    Returns the final response and the number of GETs; gives up after `timeout_s`
-    (Snowflake's own limit is 10 minutes).
+    Returns the last status, its answer and the number of GETs; stops at `deadline` with
+    whatever it last got (Snowflake's own limit is 10 minutes).
     """
-    deadline = time.monotonic() + timeout_s
     wait = first_wait_s
     polls = 0
     while True:
-        response = get()
+        status, answer = get()
         polls += 1
-        if response["statusCode"] != 202 or time.monotonic() > deadline:
-            return response, polls
+        if status != 202 or time.monotonic() >= deadline:
+            return status, answer, polls
         time.sleep(wait)
         wait = min(wait * 1.5, max_wait_s)
+
+
+def retrying(exchange: Exchange, method: str, headers: dict[str, str], body: bytes | None, deadline: float) -> tuple[int, Any]:
+    """Snowflake retries 429, 5xx and network failures with the same batch id, slowing down.
+
+    A GET's 500 is the service's answer for a failed batch, so only a POST's is retried here.
+    """
+    wait = 0.5
+    while True:
+        status, answer = exchange(method, headers, body)
+        transient = status in (429, 502, 503, 504, 599) or (method == "POST" and status >= 500)
+        if not transient or time.monotonic() >= deadline:
+            return status, answer
+        time.sleep(wait)
+        wait = min(wait * 2, 10.0)
+
+
+def run_batch(exchange: Exchange, headers: dict[str, str], body: bytes, deadline: float, max_wait_s: float = POLL_MAX_WAIT_S) -> tuple[int, Any]:
+    """Snowflake's loop for one batch: POST until accepted, then GET until answered.
+
+    Returns the answer that ended it: 200 with the rows, an error, or, past `deadline`,
+    the last 202 or retried error.
+    """
+    status, answer = retrying(exchange, "POST", headers, body, deadline)
+    if status != 202:
+        return status, answer
+    get_headers = {key: value for key, value in headers.items() if key.lower() != "content-type"}
+    status, answer, _ = poll(lambda: retrying(exchange, "GET", get_headers, None, deadline), deadline, max_wait_s=max_wait_s)
+    return status, answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -49,7 +50,11 @@ class Snowflake:
         return self._outcome(self.stack.request("GET", headers=headers), 1)
 
     def wait(self, headers: dict, timeout_s: float = 120.0) -> Outcome:
-        response, polls = poll(lambda: self.stack.request("GET", headers=headers), timeout_s)
+        def get() -> tuple[int, dict]:
+            response = self.stack.request("GET", headers=headers)
+            return response["statusCode"], response
+
+        _, response, polls = poll(get, time.monotonic() + timeout_s, first_wait_s=0.05, max_wait_s=2.0)
         return self._outcome(response, polls)
 
     def run(self, texts: list[Any], headers: dict | None = None, timeout_s: float = 120.0) -> Outcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Iterator
@@ -14,7 +15,7 @@ import pytest
 from local.client import Client, load_texts, save
 from local.comprehend import StandIn
 from local.server import LocalService
-from local.snowflake import batch_body, snowflake_headers
+from local.snowflake import batch_body, snowflake_headers, poll as snowflake_poll
 
 
 @pytest.fixture
@@ -43,14 +44,15 @@ def wire_headers(batch_id: str | None = None) -> dict:
 
 
 def poll(service: LocalService, headers: dict) -> tuple[int, dict, bytes]:
-    import time
+    """Snowflake's GET loop over HTTP; status, headers and body of the answer that ended it."""
 
-    for _ in range(400):
+    def get() -> tuple[int, tuple[dict, bytes]]:
         status, response_headers, body = http(service, "GET", headers)
-        if status != 202:
-            return status, response_headers, body
-        time.sleep(0.05)
-    raise AssertionError("batch never finished")
+        return status, (response_headers, body)
+
+    status, (response_headers, body), _ = snowflake_poll(get, time.monotonic() + 20, first_wait_s=0.05, max_wait_s=0.2)
+    assert status != 202, "batch never finished"
+    return status, response_headers, body
 
 
 def test_snowflake_post_and_get_over_http(service):
