@@ -208,6 +208,16 @@ def test_a_waiting_chunk_whose_batch_is_gone_is_dropped(stack, table, comprehend
     assert pool_items(stack) == []
 
 
+def test_a_chunk_whose_pool_entry_expired_is_still_analysed_as_on_a_redrive(stack, stand_in, table, comprehend, batches):
+    batches.stage("batch:1", texts_of(1, 6))
+    (entry,) = table.pooled_chunks("en", 10)
+    table.remove_pooled_chunk("en", entry)
+
+    settled = settle_pooled_chunk("batch:1", 0, "en", table, comprehend)
+    assert (settled.calls, settled.chunks_stored, stand_in.answered) == (1, 1, 1)
+    assert table.read_analysis("batch:1")[0] == [lexicon_sentiment(text) for text in texts_of(1, 6)]
+
+
 def test_a_batch_without_a_partial_chunk_pools_nothing(stack, table, comprehend, batches):
     plan = batches.stage("batch:1", texts_of(1, 50))
     assert plan["pooledChunk"] is None and len(plan["workItems"]) == 2
