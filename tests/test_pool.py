@@ -163,13 +163,17 @@ def test_a_text_comprehend_refuses_fails_only_its_own_batch(stack, table, compre
         settle_pooled_chunk("batch:bad", 0, "en", table, refusing)
 
 
-class ThrottledAfter:
-    def __init__(self, inner: Any, answered: int):
-        self.inner, self.answered = inner, answered
+class FailingAfter:
+    """Comprehend answering `answered` calls, then failing every call with `failure`."""
+
+    def __init__(self, inner: Any, answered: int, failure: Exception):
+        self.inner, self.answered, self.failure = inner, answered, failure
 
     def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
         if self.answered == 0:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchDetectSentiment")
+            if isinstance(self.failure, Exception):
+                raise self.failure
+            return self.failure
         self.answered -= 1
         return self.inner.batch_detect_sentiment(TextList=TextList, LanguageCode=LanguageCode)
 
@@ -186,7 +190,7 @@ def test_once_its_own_chunk_is_stored_a_throttled_flush_hands_the_rest_back(monk
     def sleep(seconds: float) -> None:
         clock[0] += seconds
 
-    settled = settle_pooled_chunk("batch:0", 0, "en", table, ThrottledAfter(comprehend, answered=1), sleep=sleep)
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, FailingAfter(comprehend, 1, ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchDetectSentiment")), sleep=sleep)
     monkeypatch.undo()
     assert table.is_analysed("batch:0", 0)
     assert settled.calls == 1
@@ -195,6 +199,20 @@ def test_once_its_own_chunk_is_stored_a_throttled_flush_hands_the_rest_back(monk
     for number in range(1, 4):
         settle_pooled_chunk(f"batch:{number}", 0, "en", table, comprehend)
         assert table.read_analysis(f"batch:{number}")[0] == [lexicon_sentiment(text) for text in texts_of(number, 24)]
+
+
+@pytest.mark.parametrize("failure", [
+    ClientError({"Error": {"Code": "TextSizeLimitExceededException", "Message": "too large"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchDetectSentiment"),
+    {"ResultList": [], "ErrorList": []},
+], ids=["rejected", "incomplete answer"])
+def test_a_later_call_failing_for_other_batches_texts_does_not_fail_the_flushing_batch(table, comprehend, batches, failure):
+    batches.stage("batch:0", texts_of(0, 5))
+    for number in range(1, 3):
+        batches.stage(f"batch:{number}", texts_of(number, 24))
+
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, FailingAfter(comprehend, 1, failure))
+    assert settled.calls == 1 and table.is_analysed("batch:0", 0)
+    assert all(entry.claimed_by is None for entry in table.pooled_chunks("en", 10))
 
 
 def test_a_waiting_chunk_whose_batch_is_gone_is_dropped(stack, table, comprehend, batches):

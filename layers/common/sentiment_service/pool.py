@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .chunking import MAX_DOCUMENTS_PER_CHUNK
-from .comprehend import ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
+from .comprehend import ComprehendContractError, ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
 from .storage import PooledChunk, ResultsTable, StagedBatchMissing
 
 POOL_LIFETIME_SECONDS = 900
@@ -146,7 +146,7 @@ def analyse_claimed(
         sent = unique[start : start + MAX_DOCUMENTS_PER_CHUNK]
         try:
             values[start : start + len(sent)] = detect_sentiment(comprehend, sent, language, on_throttle=on_throttle, sleep=sleep)
-        except (ComprehendThrottled, ComprehendUnavailable, ComprehendRejected) as failure:
+        except (ComprehendThrottled, ComprehendUnavailable, ComprehendRejected, ComprehendContractError) as failure:
             if start:
                 break
             if isinstance(failure, ComprehendRejected) and len(parts) > 1:
