@@ -149,7 +149,7 @@ def analyse_claimed(
         except (ComprehendThrottled, ComprehendUnavailable, ComprehendRejected, ComprehendContractError) as failure:
             if start:
                 break
-            if isinstance(failure, ComprehendRejected) and len(parts) > 1:
+            if isinstance(failure, (ComprehendRejected, ComprehendContractError)) and len(parts) > 1:
                 return analyse_alone(parts[0], [unique[position] for position in parts[0][1]], language, table, comprehend, finished, settled, on_throttle, sleep)
             raise
         settled.calls += 1
@@ -162,8 +162,8 @@ def analyse_claimed(
 
 
 def analyse_alone(part: tuple[PooledChunk, list[int]], texts: list[str], language: str, table: ResultsTable, comprehend: Any, finished: set, settled: Settled, on_throttle: Callable[[], None], sleep: Callable[[float], None]) -> Settled:
-    """Comprehend refused a shared call: send the own chunk alone, so a text that Comprehend
-    refuses fails only the batch it belongs to; the other chunks go back to the pool."""
+    """Comprehend refused a shared call (or answered it incompletely): send the own chunk alone,
+    so a text Comprehend refuses fails only the batch it belongs to; the others go back to the pool."""
     values = detect_sentiment(comprehend, texts, language, on_throttle=on_throttle, sleep=sleep)
     settled.calls += 1
     settled.documents += len(texts)
