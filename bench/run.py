@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from local import lambda_seam
-from local.comprehend import StandIn
+from local.comprehend import StandIn, billable_units
 from local.server import LocalService
 from local.snowflake import Exchange, batch_body, poll, run_batch, snowflake_headers
 from local.stack import proxy_event
+from sentiment_service.chunking import MAX_DOCUMENTS_PER_CHUNK, normalize_argument
 
 from . import prices
 from .baseline import MEMORY_MB as SEED_MEMORY_MB
@@ -201,6 +202,11 @@ def run_seed(batches: list[list[Any]], latency_ms: float, quota_rps: float, budg
     return run
 
 
+def analysed(texts: list[Any]) -> list[str]:
+    """A batch's texts that get a sentiment, as the service decides it (NULL and blank rows do not)."""
+    return [value for value in map(normalize_argument, texts) if isinstance(value, str)]
+
+
 def project_seed(run: Run, latency_ms: float, quota_rps: float) -> None:
     """The seed's work is one sequential call per row: its time is projected from that, not guessed.
 
@@ -208,7 +214,7 @@ def project_seed(run: Run, latency_ms: float, quota_rps: float) -> None:
     concurrent batches share the quota. If the projected time passes Lambda's 900 s, it
     would fail; if its single result item passes 400 KB, it would fail.
     """
-    calls = [sum(isinstance(text, str) and bool(text.strip()) for text in texts) for texts in run.texts]
+    calls = [len(analysed(texts)) for texts in run.texts]
     per_batch = max(max(calls) * latency_ms / 1000, sum(calls) / quota_rps)
     item = max(len(json.dumps([[row, json.dumps({"Positive": 0.9954453706741333, "Negative": 0.00039307220140472054, "Neutral": 0.002452891319990158, "Mixed": 0.0017087293090298772})] for row in range(len(texts))])) for texts in run.texts)
     run.projected = True
@@ -226,11 +232,11 @@ def figures(run: Run, quota_rps: float) -> dict[str, Any]:
     rows = run.rows * run.concurrency
     per_k = 1000 / rows
     stand_in = run.stand_in
-    unique = sum(len({text for text in texts if isinstance(text, str) and text.strip()}) for texts in run.texts)
-    calls_floor = math.ceil(len({text for texts in run.texts for text in texts if isinstance(text, str) and text.strip()}) / 25)
-    analysable = sum(sum(isinstance(text, str) and bool(text.strip()) for text in texts) for texts in run.texts)
+    documents = [analysed(texts) for texts in run.texts]
+    unique = sum(len(set(batch)) for batch in documents)
+    calls_floor = math.ceil(len({text for batch in documents for text in batch}) / MAX_DOCUMENTS_PER_CHUNK)
     if run.projected:
-        calls, units_billed = analysable, sum(max(3, -(-len(text) // 100)) for texts in run.texts for text in texts if isinstance(text, str) and text.strip())
+        calls, units_billed = sum(map(len, documents)), sum(billable_units(text) for batch in documents for text in batch)
     else:
         calls, units_billed = stand_in.answered, stand_in.units
     memory = run.memory_mb
@@ -290,7 +296,7 @@ def handler_profile(latency_ms: float, quota_rps: float, rows: int) -> dict[str,
         for method, payload in (("POST", body), ("GET", b"")):
             if method == "GET":
                 for headers in (timed, traced):
-                    poll(lambda: service.handle("GET", "/sentiment", headers, b"")[::2], time.monotonic() + 300)
+                    poll(lambda: (service.handle("GET", "/sentiment", headers, b"")[0], None), time.monotonic() + 300)
             started = time.perf_counter()
             status, _, raw = service.handle(method, "/sentiment", timed, payload)
             elapsed = time.perf_counter() - started
