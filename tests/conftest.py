@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 
 from local.comprehend import StandIn
 from local.snowflake import batch_body, poll, snowflake_headers
@@ -95,6 +96,11 @@ def history_text(stack: OfflineStack) -> str:
 
 ROW_TEXT_MARKER = "ROWTEXT"
 """Every text of the hardening tests carries this marker, so a leak of row text is found anywhere."""
+
+
+def aws_error(code: str, operation: str, status: int = 400) -> ClientError:
+    """An AWS API error as botocore raises it: what a fault test makes a call fail with."""
+    return ClientError({"Error": {"Code": code, "Message": f"{code} (test)"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
 
 
 def row_text(index: int, body: str = "I love this product") -> str:

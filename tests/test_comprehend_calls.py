@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import aws_error
 from sentiment_service import comprehend
 from sentiment_service.comprehend import ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
 
 
 def failure(code: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "BatchDetectSentiment")
+    return aws_error(code, "BatchDetectSentiment", status)
 
 
 class FakeComprehend:

@@ -6,9 +6,8 @@ import time
 from unittest import mock
 
 import pytest
-from botocore.exceptions import ClientError
 
-from conftest import row_text, stored_items
+from conftest import aws_error, row_text, stored_items
 from local.comprehend import lexicon_sentiment
 from local.snowflake import snowflake_headers
 from sentiment_service import storage
@@ -70,7 +69,7 @@ def test_dynamodb_throttled_inside_the_workflow_is_retried(snowflake, stack):
 
 
 def test_start_execution_throttled_answers_429_then_recovers(snowflake):
-    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "StartExecution")
+    throttled = aws_error("ThrottlingException", "StartExecution")
     headers = snowflake_headers()
     with mock.patch.object(Workflow, "start", side_effect=throttled):
         assert snowflake.post([row_text(0)], headers).status == 429
@@ -81,7 +80,7 @@ def test_start_execution_throttled_answers_429_then_recovers(snowflake):
 def test_describe_execution_throttled_answers_429(snowflake):
     headers = snowflake_headers()
     snowflake.post([row_text(0)], headers)
-    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "DescribeExecution")
+    throttled = aws_error("ThrottlingException", "DescribeExecution")
     with mock.patch.object(Workflow, "describe", side_effect=throttled):
         assert snowflake.get(headers).status == 429
     assert_complete(snowflake.wait(headers), [row_text(0)])

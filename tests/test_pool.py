@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
+from conftest import aws_error
 from local.comprehend import lexicon_sentiment
 from sentiment_service.comprehend import ComprehendRejected
 from sentiment_service.pool import CLAIM_SECONDS, PooledChunkInFlight, settle_pooled_chunk
@@ -144,7 +144,7 @@ class Refusing:
     def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
         self.calls += 1
         if self.refused in TextList:
-            raise ClientError({"Error": {"Code": "TextSizeLimitExceededException", "Message": "too large"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchDetectSentiment")
+            raise aws_error("TextSizeLimitExceededException", "BatchDetectSentiment")
         return self.inner.batch_detect_sentiment(TextList=TextList, LanguageCode=LanguageCode)
 
 
@@ -190,7 +190,7 @@ def test_once_its_own_chunk_is_stored_a_throttled_flush_hands_the_rest_back(monk
     def sleep(seconds: float) -> None:
         clock[0] += seconds
 
-    settled = settle_pooled_chunk("batch:0", 0, "en", table, FailingAfter(comprehend, 1, ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchDetectSentiment")), sleep=sleep)
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, FailingAfter(comprehend, 1, aws_error("ThrottlingException", "BatchDetectSentiment")), sleep=sleep)
     monkeypatch.undo()
     assert table.is_analysed("batch:0", 0)
     assert settled.calls == 1
@@ -202,7 +202,7 @@ def test_once_its_own_chunk_is_stored_a_throttled_flush_hands_the_rest_back(monk
 
 
 @pytest.mark.parametrize("failure", [
-    ClientError({"Error": {"Code": "TextSizeLimitExceededException", "Message": "too large"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchDetectSentiment"),
+    aws_error("TextSizeLimitExceededException", "BatchDetectSentiment"),
     {"ResultList": [], "ErrorList": []},
 ], ids=["rejected", "incomplete answer"])
 def test_a_later_call_failing_for_other_batches_texts_does_not_fail_the_flushing_batch(table, comprehend, batches, failure):
