@@ -56,6 +56,7 @@ class PooledChunk:
     claimed_until: float = 0.0
 
     def claimable_by(self, owner: str, now: float) -> bool:
+        """claim_pooled_chunk's condition, checked first so a held entry costs no failed write."""
         return self.claimed_by in (None, owner) or self.claimed_until <= now
 
 
