@@ -61,7 +61,7 @@ def test_each_function_gets_exactly_the_actions_it_uses(function):
 def test_functions_use_no_broad_sam_policy_templates():
     for name, function in template().of_type("AWS::Serverless::Function").items():
         for policy in function["Properties"]["Policies"]:
-            assert set(policy) == {"Statement"}, f"{name} uses {set(policy)}"
+            assert set(policy) == {"Version", "Statement"}, f"{name} uses {set(policy)}"
 
 
 def test_the_state_machine_invokes_only_its_three_functions():
@@ -78,22 +78,48 @@ def test_state_machine_logs_exclude_execution_data_and_trace():
     assert properties["Tracing"] == {"Enabled": True}
 
 
+# A same-account principal whose own IAM policy grants execute-api:Invoke needs no Allow from the
+# resource policy: only an explicit Deny keeps it out. aws:PrincipalArn of an assumed role is the
+# role's ARN (arn:aws:iam::<account>:role/<name>), not the assumed-role session's.
+DENY_EVERY_OTHER_PRINCIPAL = {
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "execute-api:Invoke",
+    "Resource": ["execute-api:/*/POST/sentiment", "execute-api:/*/GET/sentiment"],
+    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": ROLE}},
+}
+
+
+def resource_policy(source: Template | None = None) -> tuple[dict, dict]:
+    """(the Allow of the Snowflake role's session, the Deny of everyone else)"""
+    allow, deny = resource("SentimentApi", source)["Properties"]["Auth"]["ResourcePolicy"]["CustomStatements"]
+    return allow, deny
+
+
 def test_api_stays_iam_authorized_for_the_snowflake_role_only():
     api = resource("SentimentApi")["Properties"]
     for method in ("post", "get"):
         assert api["DefinitionBody"]["paths"]["/sentiment"][method]["security"] == [{"sigv4": []}]
-    (statement,) = api["Auth"]["ResourcePolicy"]["CustomStatements"]
-    assert statement["Principal"] == {"AWS": "arn:aws:sts::111122223333:assumed-role/snowflake-api/snowflake"}
-    assert "Condition" not in statement
+    allow, deny = resource_policy()
+    assert allow["Effect"] == "Allow"
+    assert allow["Principal"] == {"AWS": "arn:aws:sts::111122223333:assumed-role/snowflake-api/snowflake"}
+    assert "Condition" not in allow
+    assert deny == DENY_EVERY_OTHER_PRINCIPAL
     assert api["EndpointConfiguration"] == {"Type": "REGIONAL"}
+
+
+@pytest.mark.parametrize("parameters", [{"RequireApiKey": "true"}, {"SnowflakeVpcId": "vpc-0abc", "ApiVpcEndpointIds": "vpce-1"}], ids=["api-key", "private"])
+def test_every_other_principal_is_denied_whatever_the_options(parameters):
+    _, deny = resource_policy(template(**parameters))
+    assert deny == DENY_EVERY_OTHER_PRINCIPAL
 
 
 def test_a_private_endpoint_requires_snowflakes_vpc():
     private = template(SnowflakeVpcId="vpc-0abc", ApiVpcEndpointIds="vpce-1,vpce-2")
     api = resource("SentimentApi", private)["Properties"]
     assert api["EndpointConfiguration"] == {"Type": "PRIVATE", "VPCEndpointIds": ["vpce-1", "vpce-2"]}
-    (statement,) = api["Auth"]["ResourcePolicy"]["CustomStatements"]
-    assert statement["Condition"] == {"StringEquals": {"aws:sourceVpc": "vpc-0abc"}}
+    allow, _ = resource_policy(private)
+    assert allow["Condition"] == {"StringEquals": {"aws:sourceVpc": "vpc-0abc"}}
 
 
 REQUIRED_ALARMS = {
@@ -148,7 +174,7 @@ def test_every_log_group_has_retention_and_every_function_logs_to_one():
 @pytest.mark.parametrize("kms", ["", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
 def test_data_at_rest_is_encrypted_with_the_optional_key(kms):
     source = template(KmsKeyArn=kms)
-    table = resource("ResultsTable", source)["Properties"]["SSESpecification"]
+    table = resource("ResultsTable", source)["Properties"].get("SSESpecification")
     queue = resource("FailedBatchesQueue", source)["Properties"]
     if kms:
         assert table == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": kms}
@@ -158,7 +184,7 @@ def test_data_at_rest_is_encrypted_with_the_optional_key(kms):
             assert resource(name, source)["Properties"]["KmsKeyId"] == kms
         assert resource("AlarmTopic", source)["Properties"]["KmsMasterKeyId"] == kms
     else:
-        assert table == {"SSEEnabled": True}
+        assert table is None, "the AWS-owned key: SSEEnabled true would mean the AWS-managed aws/dynamodb key"
         assert queue["SqsManagedSseEnabled"] is True
 
 

@@ -39,8 +39,8 @@ def test_api_compresses_large_answers():
 
 
 def test_resource_policy_lets_the_snowflake_role_invoke_post_and_get():
-    (statement,) = resolved(TEMPLATE.api_property("Auth")["ResourcePolicy"])["CustomStatements"]
-    assert statement["Effect"] == "Allow"
+    statements = resolved(TEMPLATE.api_property("Auth")["ResourcePolicy"])["CustomStatements"]
+    (statement,) = [statement for statement in statements if statement["Effect"] == "Allow"]
     assert statement["Principal"]["AWS"] == "arn:aws:sts::111122223333:assumed-role/snowflake-api/snowflake"
     assert statement["Action"] == "execute-api:Invoke"
     assert sorted(statement["Resource"]) == ["execute-api:/*/GET/sentiment", "execute-api:/*/POST/sentiment"]
