@@ -17,6 +17,8 @@ import threading
 import time
 import uuid
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -226,14 +228,19 @@ class OfflineStack:
         if route is None:
             return {"statusCode": 403, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Missing Authentication Token"}), "isBase64Encoded": False}
         handler, context = self._functions[route.function]
+        body = inflate_request(headers or {}, body)
+        if isinstance(body, Refusal):
+            return gateway_answer(body.status, body.message)
         event = proxy_event(method.upper(), path, headers or {}, body, query)
         if len(json.dumps(event).encode("utf-8")) > LAMBDA_REQUEST_LIMIT:
-            return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Request Too Long"}), "isBase64Encoded": False}
+            return gateway_answer(413, "Request Too Long")
         started = time.perf_counter()
         response = handler(event, context.fresh())
         lambda_seam.report(route.function, event, response.get("statusCode", 500) >= 500, time.perf_counter() - started)
         if len(json.dumps(response).encode("utf-8")) > LAMBDA_RESPONSE_LIMIT:
-            return {"statusCode": 502, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Internal server error"}), "isBase64Encoded": False}
+            return gateway_answer(502, "Internal server error")
+        if response.get("isBase64Encoded") and not self.template.api_property("BinaryMediaTypes"):
+            response = {**response, "isBase64Encoded": False}
         return response
 
     # -- what an operator would look at ------------------------------------------------------
@@ -245,6 +252,44 @@ class OfflineStack:
     def history(self, execution_arn: str) -> list[dict]:
         paginator = self.client("stepfunctions").get_paginator("get_execution_history")
         return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    message: str
+
+
+def gateway_answer(status: int, message: str) -> dict:
+    """An answer API Gateway gives itself, before or after the function."""
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": message}), "isBase64Encoded": False}
+
+
+def inflate_request(headers: dict[str, str], body: str | bytes | None) -> str | bytes | None | Refusal:
+    """What API Gateway hands a proxy integration for a compressed request body.
+
+    A REST API inflates a body whose Content-Encoding is gzip or deflate before it invokes the
+    function, passes it on as text (the API has no BinaryMediaTypes) and keeps the
+    Content-Encoding header; a body that is not what its header says is a 415. Inflating stops
+    just past Lambda's request limit: such an event could never be delivered.
+    """
+    encoding = next((value.strip().lower() for key, value in headers.items() if key.lower() == "content-encoding"), "")
+    if encoding not in ("gzip", "deflate") or not body:
+        return body
+    raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(raw, LAMBDA_REQUEST_LIMIT + 1)
+    except zlib.error:
+        return Refusal(415, "Unsupported Media Type")
+    if len(inflated) > LAMBDA_REQUEST_LIMIT:
+        return Refusal(413, "Request Too Long")
+    if not inflater.eof:
+        return Refusal(415, "Unsupported Media Type")
+    try:
+        return inflated.decode("utf-8")
+    except UnicodeDecodeError:
+        return inflated
 
 
 def proxy_event(method: str, path: str, headers: dict[str, str], body: str | bytes | None, query: dict[str, str] | None = None) -> dict:

@@ -34,6 +34,19 @@ def gzip_bomb() -> bytes:
     return gzip.compress(b'{"data": [[0, "' + b"A" * (MAX_DECOMPRESSED_BODY_BYTES + 1024) + b'"]]}')
 
 
+def nested(levels: int) -> str:
+    return '{"data": [[0, ' + "[" * levels + "]" * levels + "]]}"
+
+
+def tiny_arrays(count: int) -> str:
+    """Few bytes, many values: what json.loads would turn into one list per `[]`."""
+    return '{"ignored": [' + "[]," * count + '[]], "data": ' + ROWS_JSON + "}"
+
+
+NON_ASCII_ID = "q:" + "\u20ac" * 340 + ":0"
+"""344 characters, within the old 512-character bound, but 1,024 bytes of UTF-8."""
+
+
 REJECTED = [
     ("malformed JSON", {}, '{"data": [[0, ' + TEXT, 400, "not valid JSON"),
     ("top-level array", {}, ROWS_JSON, 400, '"data" array'),
@@ -61,8 +74,15 @@ REJECTED = [
     ("blank batch id", {"sf_external_function_query_batch_id": "   "}, '{"data": ' + ROWS_JSON + "}", 400, BATCH_ID_HEADER),
     ("oversized batch id", {"sf_external_function_query_batch_id": "q:" * 300}, '{"data": ' + ROWS_JSON + "}", 400, "longer than"),
     ("batch id with a control character", {"sf_external_function_query_batch_id": "q:1\x07:0"}, '{"data": ' + ROWS_JSON + "}", 400, "control characters"),
-    ("says gzip but is plain", {"Content_Encoding": "gzip"}, '{"data": ' + ROWS_JSON + "}", 400, "not valid gzip"),
-    ("gzip bomb", {"Content_Encoding": "gzip"}, gzip_bomb(), 413, "expands to more than"),
+    ("non-ASCII batch id over 512 bytes", {"sf_external_function_query_batch_id": NON_ASCII_ID}, '{"data": ' + ROWS_JSON + "}", 400, "longer than 512 bytes"),
+    ("oversized query id", {"sf_external_function_current_query_id": "q" * 513}, '{"data": ' + ROWS_JSON + "}", 400, "longer than 512 bytes"),
+    ("query id with a control character", {"sf_external_function_current_query_id": "q\x00"}, '{"data": ' + ROWS_JSON + "}", 400, "control characters"),
+    ("2,000 nested arrays", {}, nested(2_000), 400, "nested more than"),
+    ("100,000 nested arrays", {}, nested(100_000), 400, "nested more than"),
+    ("millions of tiny arrays under an ignored key", {}, tiny_arrays(1_900_000), 413, "JSON values"),
+    ("the same, gzipped", {"Content_Encoding": "gzip"}, gzip.compress(tiny_arrays(1_900_000).encode()), 413, "JSON values"),
+    ("says gzip but is plain: API Gateway refuses it", {"Content_Encoding": "gzip"}, '{"data": ' + ROWS_JSON + "}", 415, "Unsupported Media Type"),
+    ("gzip bomb: API Gateway inflates it past Lambda's 6 MB", {"Content_Encoding": "gzip"}, gzip_bomb(), 413, "Request Too Long"),
     ("more rows than an answer can hold", {}, json.dumps({"data": [[number, row_text(number)] for number in range(MAX_BATCH_ROWS + 1)]}), 413, "MAX_BATCH_ROWS"),
     ("body over Lambda's 6 MB", {}, json.dumps({"data": [[number, row_text(number, "x" * 4900)] for number in range(1300)]}), 413, "Request Too Long"),
 ]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sentiment_service.protocol import BATCH_ID_HEADER, MAX_BATCH_ROWS, MAX_DECOMPRESSED_BODY_BYTES, RequestRejected, parse_batch_request
+from sentiment_service.protocol import BATCH_ID_HEADER, MAX_BATCH_ROWS, MAX_DECOMPRESSED_BODY_BYTES, MAX_HEADER_ID_BYTES, MAX_JSON_DEPTH, MAX_JSON_VALUES, RequestRejected, parse_batch_request
 
 HEADERS = {BATCH_ID_HEADER: "01b02bdf-0001-7b58-0003-27d60056b5a6:1:1:0:0", "sf-external-function-current-query-id": "01b02bdf-0001-7b58-0003-27d60056b5a6"}
 BODY = json.dumps({"data": [[0, "hello world"], [1, "I am happy"], [2, None]]})
@@ -90,7 +90,41 @@ def test_missing_or_odd_batch_ids_get_400(batch_id):
 
 def test_bad_base64_and_bad_gzip_get_400():
     assert rejected(body="%%%not-base64%%%", is_base64=True).status == 400
-    assert rejected(headers={**HEADERS, "Content-Encoding": "gzip"}, body="plain, not gzip").status == 400
+    assert rejected(body=base64.b64encode(gzip.compress(BODY.encode())[:-12]).decode(), is_base64=True).status == 400
+
+
+def test_a_body_api_gateway_already_inflated_is_read_although_the_header_still_says_gzip():
+    request = parse_batch_request({**HEADERS, "Content-Encoding": "gzip"}, BODY, is_base64=False)
+    assert request.rows == parse_batch_request(HEADERS, BODY, is_base64=False).rows
+
+
+@pytest.mark.parametrize("levels", [MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH - 2])
+def test_nesting_is_accepted_up_to_its_bound_and_refused_beyond(levels):
+    body = '{"data": [[0, ' + "[" * levels + "]" * levels + "]]}"
+    if levels + 3 <= MAX_JSON_DEPTH:
+        assert parse_batch_request(HEADERS, body, is_base64=False).rows == [(0, [] if levels == 1 else json.loads("[" * levels + "]" * levels))]
+    else:
+        error = rejected(body=body)
+        assert error.status == 400 and "nested" in error.message
+
+
+def test_values_are_counted_before_parsing_and_strings_count_once():
+    punctuated = "a, b: [c] {d} \\\" e" * 20
+    assert punctuated.count(",") * MAX_BATCH_ROWS > MAX_JSON_VALUES
+    body = json.dumps({"data": [[number, punctuated] for number in range(MAX_BATCH_ROWS)]})
+    assert len(parse_batch_request(HEADERS, body, is_base64=False).rows) == MAX_BATCH_ROWS
+    error = rejected(body='{"x": [' + "[]," * MAX_JSON_VALUES + '[]], "data": []}')
+    assert error.status == 413 and "JSON values" in error.message
+
+
+@pytest.mark.parametrize("name", [BATCH_ID_HEADER, "sf-external-function-current-query-id"])
+def test_ids_are_bounded_in_utf8_bytes(name):
+    fits = "\u20ac" * (MAX_HEADER_ID_BYTES // 3) + "a" * (MAX_HEADER_ID_BYTES % 3)
+    assert len(fits.encode()) == MAX_HEADER_ID_BYTES
+    assert getattr(parse_batch_request({**HEADERS, name: fits}, BODY, is_base64=False), "batch_id" if name == BATCH_ID_HEADER else "query_id") == fits
+    error = rejected(headers={**HEADERS, name: fits + "a"})
+    assert error.status == 400 and "512 bytes" in error.message
+    assert rejected(headers={**HEADERS, name: "q\ud800"}).status == 400
 
 
 def test_a_gzip_bomb_gets_413_without_expanding_it_all():

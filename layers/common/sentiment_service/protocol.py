@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,14 +19,25 @@ from typing import Any, Mapping
 BATCH_ID_HEADER = "sf-external-function-query-batch-id"
 QUERY_ID_HEADER = "sf-external-function-current-query-id"
 
-MAX_BATCH_ID_LENGTH = 512
+MAX_HEADER_ID_BYTES = 512
+"""Batch and query ids, in UTF-8 bytes: Snowflake's are about 50 ASCII characters. The bound keeps
+every DynamoDB key built from a batch id far below the key limits (storage.py)."""
 MAX_BATCH_ROWS = 30_000
-"""Rows per batch. Every row's answer takes at most MAX_ROW_ANSWER_BYTES, so the largest
-answer (6,000,000 bytes) fits Lambda's 6 MB response uncompressed and Snowflake's 10 MB."""
+"""Rows per batch. Every row's answer takes at most MAX_ROW_ANSWER_BYTES, so the largest answer
+fits Lambda's 6 MB response uncompressed, JSON escaping included, and Snowflake's 10 MB. Row
+numbers have no bound of their own, so the answer is also measured as Lambda returns it (api.py)."""
 MAX_ROW_ANSWER_BYTES = 200
 MAX_ANSWER_BYTES = MAX_BATCH_ROWS * MAX_ROW_ANSWER_BYTES
-MAX_DECOMPRESSED_BODY_BYTES = 64 * 1024 * 1024
-"""A gzip body may expand a lot; refuse before it exhausts the function's memory."""
+LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
+"""Lambda's synchronous request and response payload limit."""
+MAX_DECOMPRESSED_BODY_BYTES = LAMBDA_PAYLOAD_BYTES
+"""API Gateway inflates a gzip request before it invokes the function, so no batch larger than
+Lambda's payload limit reaches us; a body that arrives still compressed is held to the same bound."""
+MAX_JSON_VALUES = 16 * MAX_BATCH_ROWS
+"""Values (arrays, objects, strings, numbers, literals) a body may hold: a row is 3 or 4. Counted
+before parsing, so a small body of many tiny arrays cannot make json.loads build gigabytes."""
+MAX_JSON_DEPTH = 64
+"""Nesting a body may have: a row of text is 3 deep. Deeper bodies would exhaust the parser's recursion."""
 
 
 class RequestRejected(Exception):
@@ -63,31 +75,49 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
+def parse_header_id(headers: Mapping[str, str] | None, name: str, *, required: bool) -> str:
+    """A Snowflake id header: present when required, at most MAX_HEADER_ID_BYTES of UTF-8, no control characters."""
+    value = header(headers, name)
+    if value is None or not value.strip():
+        if required:
+            raise RequestRejected(400, f"Missing header {name}: call this service through a Snowflake external function.")
+        return ""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise RequestRejected(400, f"Header {name} is not valid UTF-8.") from None
+    if size > MAX_HEADER_ID_BYTES:
+        raise RequestRejected(400, f"Header {name} is longer than {MAX_HEADER_ID_BYTES} bytes.")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise RequestRejected(400, f"Header {name} contains control characters.")
+    return value
+
+
 def parse_batch_id(headers: Mapping[str, str] | None) -> str:
-    batch_id = header(headers, BATCH_ID_HEADER)
-    if batch_id is None or not batch_id.strip():
-        raise RequestRejected(400, f"Missing header {BATCH_ID_HEADER}: call this service through a Snowflake external function.")
-    if len(batch_id) > MAX_BATCH_ID_LENGTH:
-        raise RequestRejected(400, f"Header {BATCH_ID_HEADER} is longer than {MAX_BATCH_ID_LENGTH} characters.")
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in batch_id):
-        raise RequestRejected(400, f"Header {BATCH_ID_HEADER} contains control characters.")
-    return batch_id
+    return parse_header_id(headers, BATCH_ID_HEADER, required=True)
 
 
-def decode_body(body: str | bytes | None, *, is_base64: bool, content_encoding: str | None) -> bytes:
-    """The raw request bytes, whether API Gateway passed them base64-encoded, gzipped or plain."""
+def decode_body(body: str | bytes | None, *, is_base64: bool) -> bytes:
+    """The raw request bytes, whether API Gateway passed them plain or base64-encoded, inflated or not.
+
+    API Gateway inflates a gzip body itself and passes it on as text, yet keeps the
+    `Content-Encoding: gzip` header; so the body's own bytes, not that header, say whether it
+    is still compressed (JSON text never starts with gzip's magic bytes).
+    """
     if body is None or body == "":
         raise RequestRejected(400, 'Empty request body: expected {"data": [[row_number, text], ...]}.')
-    raw = body.encode("utf-8") if isinstance(body, str) else body
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     if is_base64:
         try:
             raw = base64.b64decode(raw, validate=True)
         except ValueError:
             raise RequestRejected(400, "Request body is marked base64-encoded but is not valid base64.") from None
-    gzipped = raw[:2] == b"\x1f\x8b"
-    if gzipped or (content_encoding or "").strip().lower() == "gzip":
+    if raw[:2] == GZIP_MAGIC:
         raw = _gunzip(raw)
     return raw
+
+
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _gunzip(raw: bytes) -> bytes:
@@ -95,18 +125,47 @@ def _gunzip(raw: bytes) -> bytes:
     try:
         out = inflater.decompress(raw, MAX_DECOMPRESSED_BODY_BYTES + 1)
     except zlib.error:
-        raise RequestRejected(400, "Request body says gzip but is not valid gzip data.") from None
-    if len(out) > MAX_DECOMPRESSED_BODY_BYTES or inflater.unconsumed_tail:
+        raise RequestRejected(400, "Request body starts like gzip but is not valid gzip data.") from None
+    if len(out) > MAX_DECOMPRESSED_BODY_BYTES:
         raise RequestRejected(413, f"Request body expands to more than {MAX_DECOMPRESSED_BODY_BYTES // 2**20} MB; lower MAX_BATCH_ROWS on the external function.")
     return out
 
 
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
+
+
+def check_json_shape(raw: bytes) -> None:
+    """Refuse, before parsing, a body whose values or nesting no Snowflake batch has.
+
+    json.loads materialises every value and recurses per level; both are bounded here on the
+    bytes, with strings blanked out so their contents count for nothing.
+    """
+    skeleton = _JSON_STRING.sub(b'""', raw)
+    opened = skeleton.count(b"[") + skeleton.count(b"{")
+    values = 1 + opened + skeleton.count(b",") + skeleton.count(b":")
+    if values > MAX_JSON_VALUES:
+        raise RequestRejected(413, f"Request body holds more than {MAX_JSON_VALUES} JSON values; lower MAX_BATCH_ROWS on the external function.")
+    brackets = skeleton.translate(None, _NOT_BRACKET)
+    if len(brackets) > 2 * opened:
+        raise RequestRejected(400, _NOT_JSON)
+    depth = 0
+    for byte in brackets:
+        depth += 1 if byte in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise RequestRejected(400, f"Request body is nested more than {MAX_JSON_DEPTH} levels deep.")
+
+
+_NOT_JSON = 'Request body is not valid JSON: expected {"data": [[row_number, text], ...]}.'
+
+
 def parse_rows(raw: bytes) -> list[tuple[int, Any]]:
     """Validate Snowflake's `{"data": [[row_number, argument], ...]}` and return its rows in order."""
+    check_json_shape(raw)
     try:
         document = json.loads(raw, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
-        raise RequestRejected(400, 'Request body is not valid JSON: expected {"data": [[row_number, text], ...]}.') from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise RequestRejected(400, _NOT_JSON) from None
     if not isinstance(document, dict) or "data" not in document:
         raise RequestRejected(400, 'Request body must be a JSON object with a "data" array.')
     data = document["data"]
@@ -140,9 +199,9 @@ def _reject_constant(name: str) -> Any:
 def parse_batch_request(headers: Mapping[str, str] | None, body: str | bytes | None, *, is_base64: bool) -> BatchRequest:
     """Everything the POST handler needs from an API Gateway request, or a RequestRejected."""
     batch_id = parse_batch_id(headers)
-    raw = decode_body(body, is_base64=is_base64, content_encoding=header(headers, "content-encoding"))
-    rows = parse_rows(raw)
-    return BatchRequest(batch_id=batch_id, query_id=header(headers, QUERY_ID_HEADER) or "", rows=rows)
+    query_id = parse_header_id(headers, QUERY_ID_HEADER, required=False)
+    rows = parse_rows(decode_body(body, is_base64=is_base64))
+    return BatchRequest(batch_id=batch_id, query_id=query_id, rows=rows)
 
 
 
