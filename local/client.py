@@ -66,6 +66,8 @@ class Client:
         self.gzip_bodies = gzip_bodies
         self.timeout_s = timeout_s
         self.signer = _signer(sigv4_region) if sigv4_region else None
+        self.executions: list[str] = []
+        """Execution names from the POSTs' 202 answers, for the debugging commands."""
 
     def request(self, method: str, headers: dict[str, str], body: bytes | None = None) -> tuple[int, Any]:
         headers = dict(headers)
@@ -83,9 +85,12 @@ class Client:
 
     def exchange(self, method: str, headers: dict[str, str], body: bytes | None) -> tuple[int, Any]:
         try:
-            return self.request(method, headers, body)
+            status, answer = self.request(method, headers, body)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             return 599, {"message": str(error)}
+        if method == "POST" and status == 202 and isinstance(answer, dict) and isinstance(answer.get("execution"), str):
+            self.executions.append(answer["execution"])
+        return status, answer
 
     def run_batch(self, texts: list[Any], query_id: str, number: int) -> list[Any]:
         """One Snowflake batch: POST until accepted, then GET until answered; its values in row order."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from sentiment_service.workflow import execution_arn, execution_name
+from sentiment_service.workflow import execution_arn
 
 from .client import Client, format_table
 from .server import LocalService
@@ -46,9 +46,10 @@ def main(url: str | None = None) -> int:
     try:
         query_id = snowflake_headers()[QUERY_ID_HEADER]
         print(f"Sending {len(TEXTS)} rows as one Snowflake batch (query {query_id}, headers from events/post.json), polling like Snowflake...\n")
-        values = Client(url).run(TEXTS, batch_rows=len(TEXTS), parallel=1, query_id=query_id)
+        client = Client(url)
+        values = client.run(TEXTS, batch_rows=len(TEXTS), parallel=1, query_id=query_id)
         print(format_table(TEXTS, values))
-        name = execution_name(f"{query_id}:1:0:0:0")
+        name = client.executions[0]
         print(f"\nExecution {name}")
         if service is not None:
             (execution,) = service.stack.executions()

@@ -38,7 +38,7 @@ def api_response_bytes(response: dict, accepts_gzip: bool, minimum_compression: 
     body = response.get("body") or ""
     raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
     already = any(key.lower() == "content-encoding" for key in headers)
-    if accepts_gzip and not already and minimum_compression is not None and len(raw) > minimum_compression:
+    if accepts_gzip and not already and minimum_compression is not None and len(raw) >= minimum_compression:
         raw = gzip.compress(raw, mtime=0)
         headers["Content-Encoding"] = "gzip"
     headers["Content-Length"] = str(len(raw))

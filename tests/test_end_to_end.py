@@ -169,6 +169,15 @@ class FixedWorkflow(Workflow):
         return self.state
 
 
+def recorded_batch(stack, batch_id: str):
+    """The results table with a live record for `batch_id`, as its POST leaves it."""
+    from sentiment_service.storage import ResultsTable
+
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    assert table.create_batch(table.new_record(batch_id, "execution", "query", "f" * 64, 2, 1, table.new_expiry()))
+    return table
+
+
 @pytest.mark.parametrize(
     "status, code, fragment",
     [
@@ -186,7 +195,7 @@ def test_every_execution_status_maps_to_snowflakes_codes(stack, status, code, fr
 
     error = {"FAILED": "ComprehendRejected", "TIMED_OUT": "States.Timeout"}.get(status)
     cause = json.dumps({"errorMessage": "refused.", "errorType": "ComprehendRejected"}) if status == "FAILED" else None
-    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    table = recorded_batch(stack, "batch:1")
     answer = poll_batch("batch:1", table, FixedWorkflow(ExecutionState(status, None, error, cause)))
     assert answer.status == code
     if fragment:
@@ -195,14 +204,23 @@ def test_every_execution_status_maps_to_snowflakes_codes(stack, status, code, fr
         assert answer.body["status"] == status
 
 
-def test_succeeded_but_expired_results_are_410(stack):
+def test_succeeded_but_missing_results_are_410(stack):
+    from functions.poll_batch.app import poll_batch
+    from sentiment_service.workflow import ExecutionState
+
+    table = recorded_batch(stack, "batch:expired")
+    answer = poll_batch("batch:expired", table, FixedWorkflow(ExecutionState("SUCCEEDED", {"rowCount": 2, "resultPages": 1}, None, None)))
+    assert answer.status == 410
+
+
+def test_a_batch_without_a_live_record_is_404_whatever_its_execution_says(stack):
     from functions.poll_batch.app import poll_batch
     from sentiment_service.storage import ResultsTable
     from sentiment_service.workflow import ExecutionState
 
     table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
-    answer = poll_batch("batch:expired", table, FixedWorkflow(ExecutionState("SUCCEEDED", {"rowCount": 2, "resultPages": 1}, None, None)))
-    assert answer.status == 410
+    answer = poll_batch("batch:never", table, FixedWorkflow(ExecutionState("SUCCEEDED", {"rowCount": 2, "resultPages": 1}, None, None)))
+    assert answer.status == 404
 
 
 def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stand_in, capfd):
@@ -238,8 +256,9 @@ def test_execution_is_named_after_the_batch_id(snowflake, stack):
     headers = snowflake_headers(batch_id="01b02bdf-0001-7b58-0003-27d60056b5a6:1:7:0:0")
     snowflake.run(SEED, headers)
     (execution,) = stack.executions()
-    assert execution["name"] == execution_name("01b02bdf-0001-7b58-0003-27d60056b5a6:1:7:0:0")
     described = stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    assert execution["name"] == execution_name("01b02bdf-0001-7b58-0003-27d60056b5a6:1:7:0:0", json.loads(described["input"])["stagingId"])
+    assert execution["name"].startswith("01b02bdf-0001-7b58-0003-27d60056b5a6_1_7_0_0-")
     assert json.loads(described["input"])["queryId"] == "01b02bdf-0001-7b58-0003-27d60056b5a6"
 
 

@@ -110,9 +110,9 @@ def test_expired_results_answer_410(snowflake):
     assert expired.status == 410 and "expired" in expired.body["message"]
 
 
-def test_an_expired_batch_that_never_started_is_404(snowflake):
+def test_an_expired_batch_that_never_started_is_410_not_a_202_for_ever(snowflake):
     headers = snowflake_headers()
     with mock.patch.object(Workflow, "start", side_effect=RuntimeError("crash")), pytest.raises(RuntimeError):
         snowflake.post([row_text(0)], headers)
     with later(2 * 24 * 3600):
-        assert snowflake.get(headers).status == 404
+        assert snowflake.get(headers).status == 410

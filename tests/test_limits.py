@@ -11,7 +11,7 @@ from conftest import row_text, stored_items
 from local.snowflake import snowflake_headers
 from sentiment_service.chunking import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS_PER_CHUNK, MAX_WORK_ITEMS, normalize_argument, plan_batch
 from sentiment_service.comprehend import MAX_ERROR_CODE, MAX_ERROR_MESSAGE, error_value
-from sentiment_service.protocol import MAX_ANSWER_BYTES, MAX_BATCH_ROWS, MAX_ROW_ANSWER_BYTES, Answer
+from sentiment_service.protocol import MAX_ANSWER_BYTES, MAX_BATCH_ROWS, MAX_ROW_ANSWER_BYTES
 from sentiment_service.storage import pack, paginate_rows
 
 pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
@@ -102,18 +102,18 @@ def test_no_dynamodb_item_reaches_400_kb(alphabet):
         assert len(pack(page)) + 200 < DYNAMODB_ITEM_LIMIT
 
 
-def test_an_answer_over_the_bound_is_a_clear_500_not_a_lost_batch(stack):
-    from functions.poll_batch.app import poll_batch
-    from sentiment_service.storage import ResultsTable
-    from sentiment_service.workflow import ExecutionState
-
-    class Finished:
-        def describe(self, name):
-            return ExecutionState("SUCCEEDED", {"rowCount": rows, "resultPages": 1}, None, None)
-
-    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
-    rows = MAX_ANSWER_BYTES // 100
-    table.put_results("batch:huge", [[number, {"Error": {"Code": "X" * 40, "Message": "M" * 60}}] for number in range(rows)])
-    answer = poll_batch("batch:huge", table, Finished())
-    assert answer.status == 500 and "MAX_BATCH_ROWS" in answer.body["message"]
-    assert Answer(200, {"data": []}).status == 200
+def test_an_answer_lambda_cannot_return_is_a_clear_500_not_a_502(snowflake, stand_in):
+    """Lambda's 6 MB counts the response as its runtime serializes it, every quote of the body
+    escaped; long row numbers can take an answer under 6,000,000 bytes past it."""
+    value = {"Sentiment": "NEUTRAL", "SentimentScore": {"Positive": 0.25, "Negative": 0.25, "Neutral": 0.25, "Mixed": 0.25}}
+    stand_in.analyse = lambda text: value
+    rows = 25_000
+    digits = 238 - len(json.dumps(value, separators=(",", ":"))) - 4
+    numbers = [10 ** (digits - 1) + index for index in range(rows)]
+    body = json.dumps({"data": [[number, value] for number in numbers]}, separators=(",", ":"))
+    assert len(body) <= 6_000_000 < LAMBDA_RESPONSE_LIMIT < len(json.dumps({"statusCode": 200, "body": body}))
+    headers = {key: value for key, value in snowflake_headers().items() if key != "Accept-Encoding"}
+    request = json.dumps({"data": [[number, row_text(0, "fine")] for number in numbers]})
+    assert snowflake.post(headers=headers, body=request).status == 202
+    outcome = snowflake.wait(headers, timeout_s=300)
+    assert outcome.status == 500 and "MAX_BATCH_ROWS" in outcome.body["message"]

@@ -61,7 +61,7 @@ def test_snowflake_post_and_get_over_http(service):
     assert status == 202 and json.loads(body)["status"] == "ACCEPTED"
     status, response_headers, body = poll(service, headers)
     assert status == 200
-    assert response_headers["Content-Encoding"] == "gzip"
+    assert "Content-Encoding" not in response_headers, "API Gateway compresses only answers of MinimumCompressionSize or more"
     rows = json.loads(body)["data"]
     assert [row for row, _ in rows] == [0, 1]
     assert rows[1][1]["Sentiment"] == "POSITIVE"

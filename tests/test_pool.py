@@ -41,8 +41,9 @@ class Batches:
     def stage(self, batch_id: str, texts: list[str | None]) -> dict:
         """POST's part (staged rows, batch record), then PlanChunks."""
         fingerprint = hashlib.sha256(batch_id.encode()).hexdigest()
-        pages = self.table.stage_input(batch_id, staging_id(fingerprint), [[number, text] for number, text in enumerate(texts)])
-        assert self.table.create_batch(self.table.new_record(batch_id, f"execution-{batch_id}", "query", fingerprint, len(texts), pages))
+        expires_at = self.table.new_expiry()
+        pages = self.table.stage_input(batch_id, staging_id(fingerprint), [[number, text] for number, text in enumerate(texts)], expires_at)
+        assert self.table.create_batch(self.table.new_record(batch_id, f"execution-{batch_id}", "query", fingerprint, len(texts), pages, expires_at))
         plan = self.plan_chunks(batch_id, staging_id(fingerprint), pages, "en", self.table)
         return {**plan, "stagingId": staging_id(fingerprint), "inputPages": pages}
 

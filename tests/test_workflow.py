@@ -11,25 +11,32 @@ LEGAL = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
 
 
 def test_real_batch_id_gives_a_legal_readable_name():
-    name = execution_name("01b02bdf-0001-7b58-0003-27d60056b5a6:1:1:0:0")
+    name = execution_name("01b02bdf-0001-7b58-0003-27d60056b5a6:1:1:0:0", "0123456789abcdef")
     assert LEGAL.match(name)
     assert name.startswith("01b02bdf-0001-7b58-0003-27d60056b5a6_1_1_0_0-")
 
 
+STAGING = "0123456789abcdef"
+
+
 def test_the_name_is_deterministic():
-    assert execution_name("a:b") == execution_name("a:b")
+    assert execution_name("a:b", STAGING) == execution_name("a:b", STAGING)
 
 
 def test_ids_that_read_alike_get_different_names():
-    assert execution_name("a:b") != execution_name("a_b")
-    assert execution_name("a:b") != execution_name("a/b")
+    assert execution_name("a:b", STAGING) != execution_name("a_b", STAGING)
+    assert execution_name("a:b", STAGING) != execution_name("a/b", STAGING)
     long_prefix = "x" * 100
-    assert execution_name(long_prefix + "1") != execution_name(long_prefix + "2")
+    assert execution_name(long_prefix + "1", STAGING) != execution_name(long_prefix + "2", STAGING)
 
 
-@given(st.text(min_size=1, max_size=600))
-def test_any_batch_id_gives_a_legal_name(batch_id):
-    assert LEGAL.match(execution_name(batch_id))
+def test_the_same_batch_id_with_other_rows_gets_another_execution():
+    assert execution_name("a:b", STAGING) != execution_name("a:b", "fedcba9876543210")
+
+
+@given(st.text(min_size=1, max_size=600), st.text(max_size=20))
+def test_any_batch_id_gives_a_legal_name(batch_id, staging):
+    assert LEGAL.match(execution_name(batch_id, staging))
 
 
 def test_execution_arn_from_state_machine_arn():

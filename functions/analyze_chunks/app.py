@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service.comprehend import detect_sentiment
-from sentiment_service.observability import logger, metrics, tracer
+from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.pool import settle_pooled_chunk
 from sentiment_service.settings import client, results_table
 from sentiment_service.storage import ResultsTable
@@ -52,9 +52,7 @@ def count_calls(calls: int, documents: int) -> None:
         metrics.add_metric(name="DocumentsAnalysed", unit="Count", value=documents)
 
 
-@logger.inject_lambda_context(correlation_id_path="batchId", clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_entry(correlation_id_path="batchId")
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     with retryable_storage_errors():
         table = results_table("worker")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service.chunking import plan_batch
-from sentiment_service.observability import logger, metrics, tracer
+from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.pool import POOL_LIFETIME_SECONDS
 from sentiment_service.settings import results_table
 from sentiment_service.storage import ResultsTable
@@ -31,9 +31,7 @@ def plan_chunks(batch_id: str, staging_id: str, input_pages: int, language: str,
     }
 
 
-@logger.inject_lambda_context(correlation_id_path="batchId", clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_entry(correlation_id_path="batchId")
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     with retryable_storage_errors():
         table = results_table("worker")

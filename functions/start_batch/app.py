@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service import api, storage
 from sentiment_service.chunking import normalize_argument
-from sentiment_service.observability import logger, metrics, tracer
+from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.protocol import Answer, BatchRequest, parse_batch_request, rejection
 from sentiment_service.settings import results_table, settings, workflow
 from sentiment_service.storage import BatchRecord, ResultsTable
@@ -40,8 +40,10 @@ def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, lan
     record = table.get_batch(request.batch_id)
     if record is None:
         fingerprint = request.fingerprint
-        pages = table.stage_input(request.batch_id, storage.staging_id(fingerprint), staged)
-        candidate = table.new_record(request.batch_id, execution_name(request.batch_id), request.query_id, fingerprint, len(staged), pages)
+        staging = storage.staging_id(fingerprint)
+        expires_at = table.new_expiry()
+        pages = table.stage_input(request.batch_id, staging, staged, expires_at)
+        candidate = table.new_record(request.batch_id, execution_name(request.batch_id, staging), request.query_id, fingerprint, len(staged), pages, expires_at)
         record = candidate if table.create_batch(candidate) else table.get_batch(request.batch_id)
         if record is None:
             return rejection(503, "The batch was being recorded by another request; Snowflake retries it.")
@@ -64,8 +66,6 @@ def post_sentiment():
     return api.respond(accept_batch(request, results_table(), workflow(), settings().language_code))
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_entry()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return api.within_payload_limit(app.resolve(event, context))

@@ -6,13 +6,28 @@ throttled or briefly failing AWS call is answered that way; any other 4xx is fin
 
 from __future__ import annotations
 
+import json
+
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .comprehend import THROTTLING_CODES
 from .observability import logger, metrics
-from .protocol import Answer, RequestRejected, rejection
+from .protocol import LAMBDA_PAYLOAD_BYTES, Answer, RequestRejected, rejection
 from .storage import StorageThrottled
+
+
+def within_payload_limit(response: dict) -> dict:
+    """The proxy response, or a clear 500 when Lambda could not return it.
+
+    Lambda's 6 MB limit applies to the response as its runtime serializes it, the body's quotes
+    escaped inside the JSON envelope; beyond it API Gateway would answer a bare 502.
+    """
+    if len(json.dumps(response).encode("utf-8")) <= LAMBDA_PAYLOAD_BYTES:
+        return response
+    metrics.add_metric(name="AnswersTooLarge", unit="Count", value=1)
+    too_large = rejection(500, f"The answer for this batch is larger than Lambda's {LAMBDA_PAYLOAD_BYTES // 2**20} MB; set MAX_BATCH_ROWS = 5000 on the external function.")
+    return {"statusCode": too_large.status, "headers": {"Content-Type": content_types.APPLICATION_JSON}, "body": too_large.text, "isBase64Encoded": False}
 
 
 def respond(answer: Answer) -> Response:

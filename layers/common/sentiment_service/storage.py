@@ -12,7 +12,12 @@
                                  (pool.py): ids, a document count and a claim, never text
 
 No batch item's sort key starts with `pooled#`, so even a batch id equal to a pool's key
-cannot mix the two.
+cannot mix the two. Batch ids are at most 512 bytes (protocol.MAX_HEADER_ID_BYTES), so every
+key stays below DynamoDB's limits (2,048 bytes for pk, 1,024 for sk).
+
+Every item of a batch expires when its batch record does: writers copy the record's expiresAt.
+So once a batch id can be posted again (its record has expired), nothing of the earlier batch
+is left to be read as the new one's.
 Rows never travel through Step Functions: its payloads are capped at 256 KiB and its
 history is visible to operators. Pages keep every item far below DynamoDB's 400 KB, and
 GET reads the answer with one paginated, strongly consistent Query over `result#`.
@@ -159,14 +164,24 @@ class ResultsTable:
         self.client = client
         self.name = table_name
         self.retention_seconds = retention_seconds
+        self._expiry_of: dict[str, int | None] = {}
 
-    def _expiry(self) -> int:
+    def new_expiry(self) -> int:
+        """When a batch posted now expires, with every item it will ever have."""
         return int(time.time()) + self.retention_seconds
+
+    def batch_expiry(self, batch_id: str) -> int | None:
+        """The live batch record's expiresAt, read once per table object; None when it is gone."""
+        if batch_id not in self._expiry_of:
+            record = self.get_batch(batch_id)
+            self._expiry_of[batch_id] = record.expires_at if record else None
+        return self._expiry_of[batch_id]
 
     # -- the batch record -------------------------------------------------------------
 
-    def get_batch(self, batch_id: str) -> BatchRecord | None:
-        """The live batch record, or None if it was never written or has expired."""
+    def get_batch(self, batch_id: str, *, expired_too: bool = False) -> BatchRecord | None:
+        """The live batch record, or None if it was never written or has expired (or is deleted,
+        with `expired_too`: TTL deletes lazily, so an expired record usually still tells so)."""
         item = self.client.get_item(TableName=self.name, Key=_key(batch_id, META), ConsistentRead=True).get("Item")
         if item is None:
             return None
@@ -182,7 +197,7 @@ class ResultsTable:
             chunks_total=int(item["chunksTotal"]["N"]) if "chunksTotal" in item else None,
             chunks_done=int(item.get("chunksDone", {"N": "0"})["N"]),
         )
-        return None if record.is_expired(time.time()) else record
+        return record if expired_too or not record.is_expired(time.time()) else None
 
     def create_batch(self, record: BatchRecord) -> bool:
         """Write the batch record unless a live one exists; False when another request won."""
@@ -198,8 +213,8 @@ class ResultsTable:
         }
         return self._put_new(item)
 
-    def new_record(self, batch_id: str, execution_name: str, query_id: str, fingerprint: str, row_count: int, input_pages: int) -> BatchRecord:
-        return BatchRecord(batch_id, execution_name, query_id, fingerprint, row_count, input_pages, STATUS_STAGED, self._expiry())
+    def new_record(self, batch_id: str, execution_name: str, query_id: str, fingerprint: str, row_count: int, input_pages: int, expires_at: int) -> BatchRecord:
+        return BatchRecord(batch_id, execution_name, query_id, fingerprint, row_count, input_pages, STATUS_STAGED, expires_at)
 
     def mark_started(self, batch_id: str) -> None:
         self.client.update_item(
@@ -230,10 +245,10 @@ class ResultsTable:
 
     # -- pages and chunks -------------------------------------------------------------
 
-    def stage_input(self, batch_id: str, staging_id: str, rows: list[list[Any]]) -> int:
-        """Write the staged rows as pages; returns the page count."""
+    def stage_input(self, batch_id: str, staging_id: str, rows: list[list[Any]], expires_at: int) -> int:
+        """Write the staged rows as pages, before the batch record that will expire with them; returns the page count."""
         pages = paginate_rows(rows)
-        self._put_all(self._page_item(batch_id, input_key(staging_id, index), page) for index, page in enumerate(pages))
+        self._put_all(self._page_item(batch_id, input_key(staging_id, index), page, expires_at) for index, page in enumerate(pages))
         return len(pages)
 
     def read_input(self, batch_id: str, staging_id: str, expected_pages: int) -> list[list[Any]]:
@@ -243,7 +258,8 @@ class ResultsTable:
         return [row for page in pages for row in page]
 
     def put_chunks(self, batch_id: str, chunk_texts: Iterable[tuple[int, list[str]]]) -> None:
-        self._put_all(self._page_item(batch_id, chunk_key(index), texts) for index, texts in chunk_texts)
+        expires_at = self._live_expiry(batch_id)
+        self._put_all(self._page_item(batch_id, chunk_key(index), texts, expires_at) for index, texts in chunk_texts)
 
     def read_chunks(self, batch_id: str, first: int, count: int) -> dict[int, list[str]]:
         chunks = {int(item["sk"]["S"][len(CHUNK):]): unpack(item["data"]["B"]) for item in self._query_range(batch_id, chunk_key(first), chunk_key(first + count - 1))}
@@ -252,8 +268,12 @@ class ResultsTable:
         return chunks
 
     def put_analysis(self, batch_id: str, chunk: int, values: list[dict]) -> bool:
-        """Store a chunk's values once; False when they were already stored (a racing or retried call)."""
-        return self._put_new(self._page_item(batch_id, analysis_key(chunk), values))
+        """Store a chunk's values once; False when they were already stored (a racing or retried
+        call) or the batch is gone, so nobody could read them."""
+        expires_at = self.batch_expiry(batch_id)
+        if expires_at is None:
+            return False
+        return self._put_new(self._page_item(batch_id, analysis_key(chunk), values, expires_at))
 
     def read_chunk(self, batch_id: str, chunk: int) -> list[str]:
         return self.read_chunks(batch_id, chunk, 1)[chunk]
@@ -312,7 +332,8 @@ class ResultsTable:
 
     def put_results(self, batch_id: str, rows: list[list[Any]]) -> int:
         pages = paginate_rows(rows)
-        self._put_all({**self._page_item(batch_id, result_key(index), page), "rows": {"N": str(len(page))}} for index, page in enumerate(pages))
+        expires_at = self._live_expiry(batch_id)
+        self._put_all({**self._page_item(batch_id, result_key(index), page, expires_at), "rows": {"N": str(len(page))}} for index, page in enumerate(pages))
         return len(pages)
 
     def read_results(self, batch_id: str) -> list[list[Any]]:
@@ -321,8 +342,14 @@ class ResultsTable:
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _page_item(self, batch_id: str, sort_key: str, value: Any) -> dict:
-        return {**_key(batch_id, sort_key), "data": {"B": pack(value)}, "expiresAt": {"N": str(self._expiry())}}
+    def _live_expiry(self, batch_id: str) -> int:
+        expires_at = self.batch_expiry(batch_id)
+        if expires_at is None:
+            raise StagedBatchMissing("The batch record is gone (expired or never written); the batch cannot be completed.")
+        return expires_at
+
+    def _page_item(self, batch_id: str, sort_key: str, value: Any, expires_at: int) -> dict:
+        return {**_key(batch_id, sort_key), "data": {"B": pack(value)}, "expiresAt": {"N": str(expires_at)}}
 
     def _query_prefix(self, partition: str, prefix: str) -> Iterator[dict]:
         return self._query(partition, "pk = :pk AND begins_with(sk, :prefix)", {":prefix": {"S": prefix}})

@@ -23,14 +23,17 @@ FAILED = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 SUCCEEDED = "SUCCEEDED"
 
 
-def execution_name(batch_id: str) -> str:
-    """A legal, readable, collision-resistant execution name for a Snowflake batch id.
+def execution_name(batch_id: str, staging_id: str) -> str:
+    """A legal, readable, collision-resistant execution name for a Snowflake batch and its rows.
 
-    The batch id's CloudWatch-safe characters are kept (others, like `:`, become `_`),
-    and a digest of the exact batch id follows, so two ids that read alike never share
-    an execution: `01b02bdf-...-27d60056b5a6_1_1_0_0-<80 bits of SHA-256>`.
+    The batch id's CloudWatch-safe characters are kept (others, like `:`, become `_`), and a
+    digest of the exact batch id and of the rows' staging id follows, so two ids that read
+    alike never share an execution: `01b02bdf-...-27d60056b5a6_1_1_0_0-<80 bits of SHA-256>`.
+    Snowflake's retries of a POST carry the same rows, so they name the same execution; a batch
+    id posted again with other rows after the first batch expired gets an execution of its own
+    (names stay reserved for 90 days).
     """
-    digest = hashlib.sha256(batch_id.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_LENGTH]
+    digest = hashlib.sha256(f"{batch_id}\n{staging_id}".encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_LENGTH]
     readable = _ILLEGAL.sub("_", batch_id)[: MAX_EXECUTION_NAME - _DIGEST_LENGTH - 1]
     return f"{readable}-{digest}"
 
