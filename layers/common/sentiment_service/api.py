@@ -11,7 +11,7 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .comprehend import THROTTLING_CODES
+from .errors import Kind, error_code, kind_of, operation_of
 from .observability import logger, metrics
 from .protocol import LAMBDA_PAYLOAD_BYTES, Answer, RequestRejected, rejection
 from .storage import StorageThrottled
@@ -35,10 +35,17 @@ def respond(answer: Answer) -> Response:
 
 
 def aws_error_answer(error: Exception) -> Answer:
-    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else type(error).__name__
-    if code in THROTTLING_CODES or isinstance(error, StorageThrottled):
+    """Throttling is a 429 and an outage a 503, both retried by Snowflake; a misconfiguration
+    is a 500 naming the failing call, for the operator: retrying it changes nothing."""
+    code = error_code(error)
+    kind = Kind.THROTTLED if isinstance(error, StorageThrottled) else kind_of(error)
+    if kind is Kind.THROTTLED:
         return rejection(429, "AWS is throttling the sentiment service; Snowflake retries this batch.", code=code)
-    return rejection(503, "The sentiment service could not reach AWS; Snowflake retries this batch.", code=code)
+    if kind is Kind.TRANSIENT:
+        return rejection(503, "The sentiment service could not reach AWS; Snowflake retries this batch.", code=code)
+    if kind is Kind.MISCONFIGURED:
+        return rejection(500, f"The sentiment service is misconfigured: {operation_of(error)} failed with {code}; its operator must fix the deployment.", code=code)
+    return rejection(500, f"AWS refused {operation_of(error)} ({code}); the sentiment service's logs say more.", code=code)
 
 
 def resolver() -> APIGatewayRestResolver:

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded", "ProvisionedThroughputExceededException"})
-TRANSIENT_CODES = frozenset({"InternalServerException", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException"})
+from .errors import Kind, error_code, kind_of
+
 
 
 class ComprehendThrottled(Exception):
@@ -103,11 +103,11 @@ def detect_sentiment(
 
 
 def classify(error: ClientError, documents: int, language: str) -> Exception:
-    code = error.response.get("Error", {}).get("Code", "Unknown")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in THROTTLING_CODES:
+    code = error_code(error)
+    kind = kind_of(error)
+    if kind is Kind.THROTTLED:
         return ComprehendThrottled(f"Amazon Comprehend throttled a call ({code}); the account's request quota is exhausted.")
-    if code in TRANSIENT_CODES or status >= 500:
+    if kind is Kind.TRANSIENT:
         return ComprehendUnavailable(f"Amazon Comprehend failed a call ({code}).")
     reasons = {
         "UnsupportedLanguageException": f"Amazon Comprehend does not analyse sentiment in language {language!r}.",

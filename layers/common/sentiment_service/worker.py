@@ -7,7 +7,7 @@ from typing import Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .comprehend import THROTTLING_CODES
+from .errors import Kind, error_code, kind_of
 from .storage import StorageThrottled, StorageUnavailable
 
 
@@ -15,18 +15,15 @@ from .storage import StorageThrottled, StorageUnavailable
 def retryable_storage_errors() -> Iterator[None]:
     """Raise DynamoDB throttling and outages as StorageThrottled / StorageUnavailable.
 
-    Any other client error (a missing table, a denied permission) stays as it is and fails
-    the batch: retrying cannot mend it.
+    Any other error (a missing table, a denied permission) stays as it is and fails the
+    batch: retrying cannot mend it.
     """
     try:
         yield
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "Unknown")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in THROTTLING_CODES:
-            raise StorageThrottled(f"DynamoDB throttled the results table ({code}).") from None
-        if status >= 500:
-            raise StorageUnavailable(f"DynamoDB failed a call ({code}).") from None
+    except (ClientError, BotoCoreError) as error:
+        kind = kind_of(error)
+        if kind is Kind.THROTTLED:
+            raise StorageThrottled(f"DynamoDB throttled the results table ({error_code(error)}).") from None
+        if kind is Kind.TRANSIENT:
+            raise StorageUnavailable(f"Could not use DynamoDB ({error_code(error)}).") from None
         raise
-    except BotoCoreError as error:
-        raise StorageUnavailable(f"Could not reach DynamoDB ({type(error).__name__}).") from None
