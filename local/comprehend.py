@@ -16,6 +16,7 @@ per-account quota) and COMPREHEND_ERROR_RATE (InternalServerException).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import random
@@ -70,6 +71,15 @@ def lexicon_sentiment(text: str) -> dict:
         label = "NEUTRAL"
     return {"Sentiment": label, "SentimentScore": score}
 
+
+def hashed_sentiment(text: str) -> dict:
+    """A ResultList entry's Sentiment and SentimentScore that differ for every text: the scores come
+    from a digest of the text. Tests set `StandIn.analyse` to it to tell whose value a row got
+    (VADER gives many texts the same value)."""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    weights = [1 + int.from_bytes(digest[start : start + 4], "big") for start in range(0, 16, 4)]
+    score = {name: weight / sum(weights) for name, weight in zip(("Positive", "Negative", "Neutral", "Mixed"), weights)}
+    return {"Sentiment": max(score, key=score.__getitem__).upper(), "SentimentScore": score}
 
 @dataclass
 class StandIn:

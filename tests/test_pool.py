@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from typing import Any
 
 import pytest
 
-from conftest import aws_error
-from local.comprehend import lexicon_sentiment
-from sentiment_service.comprehend import ComprehendRejected
+from conftest import ROW_TEXT_MARKER, aws_error, row_text
+from local.comprehend import hashed_sentiment
+from sentiment_service.comprehend import ComprehendRejected, ComprehendThrottled
 from sentiment_service.pool import CLAIM_SECONDS, PooledChunkInFlight, settle_pooled_chunk
 from sentiment_service.storage import POOL, ResultsTable, staging_id
 
 ENTRY_ATTRIBUTES = {"pk", "sk", "batchId", "chunk", "documents", "expiresAt", "claimedBy", "claimedUntil"}
+
+pytestmark = pytest.mark.usefixtures("no_row_text_leaks", "distinct_values")
+
+
+@pytest.fixture
+def distinct_values(stand_in) -> None:
+    """Every text gets a value of its own, so a value stored under the wrong chunk or row shows."""
+    stand_in.analyse = hashed_sentiment
+
+
+def values_of(texts: list[str]) -> list[dict]:
+    return [hashed_sentiment(text) for text in texts]
 
 
 @pytest.fixture
@@ -63,7 +76,7 @@ def batches(table, comprehend) -> Batches:
 
 
 def texts_of(batch: int, count: int) -> list[str]:
-    return [f"batch {batch} review {index} is good" for index in range(count)]
+    return [row_text(index, f"batch {batch} review is good") for index in range(count)]
 
 
 def pool_items(stack) -> list[dict]:
@@ -82,7 +95,7 @@ def test_the_first_batch_to_settle_sends_every_waiting_last_chunk_in_full_calls(
 
     for batch_id, texts in texts_by_batch.items():
         rows = batches.finish(batch_id, plans[batch_id])
-        assert rows == [[number, lexicon_sentiment(text)] for number, text in enumerate(texts)]
+        assert rows == [[number, hashed_sentiment(text)] for number, text in enumerate(texts)]
         assert table.get_batch(batch_id).chunks_done == 2
     assert stand_in.answered == 1 + 4, "one shared call for the four last chunks, one call per full chunk"
     assert set(stand_in.documents.values()) == {1}
@@ -90,19 +103,20 @@ def test_the_first_batch_to_settle_sends_every_waiting_last_chunk_in_full_calls(
 
 
 def test_a_text_in_several_batches_last_chunks_is_sent_once(stand_in, table, comprehend, batches):
+    shared = row_text(99, "same words everywhere")
     for number in range(3):
-        batches.stage(f"batch:{number}", ["same words everywhere", *texts_of(number, 3)])
+        batches.stage(f"batch:{number}", [shared, *texts_of(number, 3)])
     settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
-    assert stand_in.documents["same words everywhere"] == 1
+    assert stand_in.documents[shared] == 1
     for number in range(3):
-        assert table.read_analysis(f"batch:{number}")[0][0] == lexicon_sentiment("same words everywhere")
+        assert table.read_analysis(f"batch:{number}")[0] == values_of([shared, *texts_of(number, 3)])
 
 
 def test_pool_entries_hold_ids_and_counts_never_text(stack, table, batches):
     batches.stage("batch:1", texts_of(1, 7))
     (item,) = pool_items(stack)
     assert set(item) <= ENTRY_ATTRIBUTES
-    assert "review" not in str(item)
+    assert ROW_TEXT_MARKER not in str(item)
 
 
 def test_a_chunk_another_call_holds_is_waited_for_not_sent_again(stack, stand_in, table, comprehend, batches):
@@ -151,12 +165,13 @@ class Refusing:
 
 def test_a_text_comprehend_refuses_fails_only_its_own_batch(stack, table, comprehend, batches):
     batches.stage("batch:good", texts_of(1, 3))
-    batches.stage("batch:bad", ["refused text", *texts_of(2, 2)])
-    refusing = Refusing(comprehend, "refused text")
+    refused = row_text(99, "refused text")
+    batches.stage("batch:bad", [refused, *texts_of(2, 2)])
+    refusing = Refusing(comprehend, refused)
 
     settled = settle_pooled_chunk("batch:good", 0, "en", table, refusing)
     assert settled.chunks_stored == 1 and refusing.calls == 2
-    assert table.read_analysis("batch:good")[0] == [lexicon_sentiment(text) for text in texts_of(1, 3)]
+    assert table.read_analysis("batch:good")[0] == values_of(texts_of(1, 3))
     (entry,) = table.pooled_chunks("en", 10)
     assert (entry.batch_id, entry.claimed_by) == ("batch:bad", None), "the other batch's chunk goes back to the pool"
 
@@ -199,7 +214,7 @@ def test_once_its_own_chunk_is_stored_a_throttled_flush_hands_the_rest_back(monk
     assert waiting and all(entry.claimed_by is None for entry in waiting)
     for number in range(1, 4):
         settle_pooled_chunk(f"batch:{number}", 0, "en", table, comprehend)
-        assert table.read_analysis(f"batch:{number}")[0] == [lexicon_sentiment(text) for text in texts_of(number, 24)]
+        assert table.read_analysis(f"batch:{number}")[0] == values_of(texts_of(number, 24))
 
 
 @pytest.mark.parametrize("failure", [
@@ -234,7 +249,7 @@ def test_a_chunk_whose_pool_entry_expired_is_still_analysed_as_on_a_redrive(stac
 
     settled = settle_pooled_chunk("batch:1", 0, "en", table, comprehend)
     assert (settled.calls, settled.chunks_stored, stand_in.answered) == (1, 1, 1)
-    assert table.read_analysis("batch:1")[0] == [lexicon_sentiment(text) for text in texts_of(1, 6)]
+    assert table.read_analysis("batch:1")[0] == values_of(texts_of(1, 6))
 
 
 def test_a_batch_without_a_partial_chunk_pools_nothing(stack, table, comprehend, batches):
@@ -244,8 +259,7 @@ def test_a_batch_without_a_partial_chunk_pools_nothing(stack, table, comprehend,
     assert batches.analyze_pooled_chunk("batch:1", None, "en", table, comprehend) == {"pooledChunk": None}
 
 
-def test_concurrent_batches_through_the_state_machine_send_each_text_once(snowflake, stand_in, no_row_text_leaks):
-    from conftest import row_text
+def test_concurrent_batches_through_the_state_machine_send_each_text_once(snowflake, stand_in):
     from local.snowflake import snowflake_headers
 
     stand_in.latency_s = 0.05
@@ -255,7 +269,111 @@ def test_concurrent_batches_through_the_state_machine_send_each_text_once(snowfl
     for headers, texts in posted:
         outcome = snowflake.wait(headers)
         assert outcome.status == 200
-        assert outcome.body["data"] == [[number, lexicon_sentiment(text)] for number, text in enumerate(texts)]
+        assert outcome.body["data"] == [[number, hashed_sentiment(text)] for number, text in enumerate(texts)]
     assert sum(stand_in.documents.values()) == sum(len(texts) for _, texts in posted)
     assert set(stand_in.documents.values()) == {1}
     assert stand_in.answered <= 12
+
+
+def test_a_batch_whose_last_text_opens_the_second_call_gets_all_its_values(table, comprehend, batches):
+    """5 texts of the flushing batch and 21 of another: the other's last text is the 26th, sent in
+    the second call, so its chunk is complete only once that call has answered."""
+    batches.stage("batch:0", texts_of(0, 5))
+    batches.stage("batch:1", texts_of(1, 21))
+
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
+    assert (settled.calls, settled.documents, settled.chunks_stored) == (2, 26, 2)
+    assert table.read_analysis("batch:0")[0] == values_of(texts_of(0, 5))
+    assert table.read_analysis("batch:1")[0] == values_of(texts_of(1, 21))
+
+
+def test_a_waiting_chunk_whose_claim_lapsed_is_sent_with_the_flushing_batchs(stand_in, table, comprehend, batches):
+    batches.stage("batch:0", texts_of(0, 3))
+    batches.stage("batch:1", texts_of(1, 4))
+    (entry,) = [entry for entry in table.pooled_chunks("en", 10) if entry.batch_id == "batch:1"]
+    now = time.time()
+    assert table.claim_pooled_chunk("en", entry, "batch:1#died", now - CLAIM_SECONDS - 1, now - 1)
+
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
+    assert (settled.calls, settled.chunks_stored, stand_in.answered) == (1, 2, 1)
+    assert table.read_analysis("batch:1")[0] == values_of(texts_of(1, 4))
+
+
+class OutlivingItsClaims:
+    """A call that outlives its claims: meanwhile another invocation claims one of its lapsed
+    entries, and then the call dies (the function timed out)."""
+
+    def __init__(self, table: ResultsTable, taken_over: str):
+        self.table, self.taken_over = table, taken_over
+
+    def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
+        (entry,) = [entry for entry in self.table.pooled_chunks("en", 10) if entry.batch_id == self.taken_over]
+        lapsed = time.time() + CLAIM_SECONDS + 1
+        assert self.table.claim_pooled_chunk("en", entry, f"{self.taken_over}#next", lapsed, lapsed + CLAIM_SECONDS)
+        raise RuntimeError("Task timed out")
+
+
+def test_a_claim_taken_over_after_it_lapsed_stays_with_its_new_holder(table, batches):
+    batches.stage("batch:0", texts_of(0, 3))
+    batches.stage("batch:1", texts_of(1, 4))
+
+    with pytest.raises(RuntimeError):
+        settle_pooled_chunk("batch:0", 0, "en", table, OutlivingItsClaims(table, "batch:1"))
+    claims = {entry.batch_id: entry.claimed_by for entry in table.pooled_chunks("en", 10)}
+    assert claims == {"batch:0": None, "batch:1": "batch:1#next"}, "the dying call released only its own claims"
+
+
+class HoldingTheFirstCall:
+    """Comprehend holding the first call until a second invocation for the same batch has tried its chunk."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.in_call = threading.Event()
+        self.tried = threading.Event()
+
+    def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
+        if self.in_call.is_set():
+            self.tried.set()
+        else:
+            self.in_call.set()
+            self.tried.wait(timeout=60)
+        return self.inner.batch_detect_sentiment(TextList=TextList, LanguageCode=LanguageCode)
+
+
+def test_a_retry_overlapping_a_running_invocation_of_the_same_batch_sends_nothing_again(stand_in, table, comprehend, batches):
+    """Step Functions retries AnalyzePooledChunk after a timeout while the first invocation still runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches.stage("batch:1", texts_of(1, 6))
+    holding = HoldingTheFirstCall(comprehend)
+
+    def sleep(seconds: float) -> None:
+        holding.tried.set()
+        time.sleep(0.01)
+
+    with ThreadPoolExecutor(1) as first_invocation:
+        first = first_invocation.submit(settle_pooled_chunk, "batch:1", 0, "en", table, holding)
+        assert holding.in_call.wait(timeout=60)
+        second = settle_pooled_chunk("batch:1", 0, "en", table, holding, sleep=sleep)
+        assert (first.result().calls, second.calls) == (1, 0)
+    assert set(stand_in.documents.values()) == {1}
+    assert table.read_analysis("batch:1")[0] == values_of(texts_of(1, 6))
+
+
+def test_a_retried_work_item_sends_only_the_chunks_not_yet_stored(monkeypatch, stand_in, table, comprehend, batches):
+    """A work item of three chunks (as when a batch has more chunks than the Map has iterations)
+    throttled past the function's retries after its first chunk: Step Functions runs it again."""
+    from sentiment_service import comprehend as comprehend_calls
+
+    texts = texts_of(1, 75)
+    plan = batches.stage("batch:1", texts)
+    assert plan["pooledChunk"] is None
+    monkeypatch.setattr(comprehend_calls, "BACKOFF_BUDGET_S", 0.0)
+
+    with pytest.raises(ComprehendThrottled):
+        batches.analyze_work_item("batch:1", 0, 3, "en", table, FailingAfter(comprehend, 1, aws_error("ThrottlingException", "BatchDetectSentiment")))
+    assert table.analysed_chunks("batch:1", 0, 3) == {0}
+    assert batches.analyze_work_item("batch:1", 0, 3, "en", table, comprehend) == {"chunksAnalysed": 2, "chunksAlreadyDone": 1}
+    assert batches.finish("batch:1", plan) == [[number, value] for number, value in enumerate(values_of(texts))]
+    assert len(stand_in.documents) == 75 and set(stand_in.documents.values()) == {1}, "a chunk was paid for twice"
+    assert table.get_batch("batch:1").chunks_done == 3

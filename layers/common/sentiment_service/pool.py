@@ -9,8 +9,10 @@ chunk together, 25 documents a call, storing each batch's values exactly where t
 reads them. A batch never waits for others to arrive: pooling only uses what is waiting.
 
 Every entry is claimed before its texts are sent, so a chunk is sent once; a claim lapses
-after CLAIM_SECONDS so a claimer that died cannot hold a batch back for long. Values are
-stored only if none are yet, so a late or repeated call never overwrites an answer.
+after CLAIM_SECONDS so a claimer that died cannot hold a batch back for long. A claim belongs
+to one invocation, not to its batch: a retry of AnalyzePooledChunk that starts while the
+timed-out attempt still runs waits for its values instead of sending the same texts again.
+Values are stored only if none are yet, so a late or repeated call never overwrites an answer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+from uuid import uuid4
 
 from .chunking import MAX_DOCUMENTS_PER_CHUNK
 from .comprehend import ComprehendContractError, ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
@@ -44,7 +47,7 @@ Functions' retries take over (a second waiting here costs far less than a transi
 
 
 class PooledChunkInFlight(Exception):
-    """Another batch's call holds this batch's last chunk; Step Functions retries until its values are stored or the claim lapses."""
+    """Another call (another batch's, or an earlier attempt of this batch's) holds this batch's last chunk; Step Functions retries until its values are stored or the claim lapses."""
 
 
 @dataclass
@@ -72,9 +75,10 @@ def settle_pooled_chunk(
     clock: Callable[[], float] = time.time,
 ) -> Settled:
     """Make sure the batch's pooled chunk has values: already stored, stored now together with
-    other waiting chunks, or, while another batch's call holds it, PooledChunkInFlight."""
+    other waiting chunks, or, while another invocation's call holds it, PooledChunkInFlight."""
     if table.is_analysed(batch_id, chunk):
         return Settled()
+    owner = f"{batch_id}#{uuid4().hex}"
     claimed_at = clock()
     until = claimed_at + CLAIM_SECONDS
     own = table.pooled_chunk(language, batch_id, chunk)
@@ -82,14 +86,14 @@ def settle_pooled_chunk(
         if table.is_analysed(batch_id, chunk):
             return Settled()
         own = PooledChunk(batch_id, chunk, MAX_DOCUMENTS_PER_CHUNK)
-    elif not table.claim_pooled_chunk(language, own, batch_id, claimed_at, until):
+    elif not table.claim_pooled_chunk(language, own, owner, claimed_at, until):
         return wait_for_values(batch_id, chunk, table, sleep, clock)
     claimed = [own]
     documents = own.documents
     for entry in table.pooled_chunks(language, MAX_ENTRIES_READ):
-        if (entry.batch_id, entry.chunk) == (batch_id, chunk) or documents + entry.documents > MAX_POOLED_DOCUMENTS or not entry.claimable_by(batch_id, claimed_at):
+        if (entry.batch_id, entry.chunk) == (batch_id, chunk) or documents + entry.documents > MAX_POOLED_DOCUMENTS or not entry.claimable_by(owner, claimed_at):
             continue
-        if table.claim_pooled_chunk(language, entry, batch_id, claimed_at, until):
+        if table.claim_pooled_chunk(language, entry, owner, claimed_at, until):
             claimed.append(entry)
             documents += entry.documents
     finished: set[tuple[str, int]] = set()
@@ -98,7 +102,7 @@ def settle_pooled_chunk(
     finally:
         for entry in claimed:
             if (entry.batch_id, entry.chunk) not in finished:
-                table.release_pooled_chunk(language, entry, batch_id)
+                table.release_pooled_chunk(language, entry, owner)
 
 
 def wait_for_values(batch_id: str, chunk: int, table: ResultsTable, sleep: Callable[[float], None], clock: Callable[[], float]) -> Settled:
@@ -107,7 +111,7 @@ def wait_for_values(batch_id: str, chunk: int, table: ResultsTable, sleep: Calla
         sleep(0.5)
         if table.is_analysed(batch_id, chunk):
             return Settled()
-    raise PooledChunkInFlight("Another batch's Comprehend call holds this batch's last chunk; waiting for it.")
+    raise PooledChunkInFlight("Another Comprehend call holds this batch's last chunk; waiting for it.")
 
 
 def analyse_claimed(
