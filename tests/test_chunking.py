@@ -4,14 +4,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sentiment_service.chunking import (
-    MAX_DOCUMENT_BYTES,
-    MAX_DOCUMENTS_PER_CHUNK,
-    group_chunks,
-    normalize_argument,
-    plan_batch,
-    truncate_utf8,
-)
+from sentiment_service.chunking import group_chunks, normalize_argument, plan_batch, truncate_utf8
+
+COMPREHEND_DOCUMENT_BYTES = 5000
+COMPREHEND_DOCUMENTS_PER_CALL = 25
+"""BatchDetectSentiment's documented limits, which the constants under test must keep."""
 
 
 def test_short_text_is_kept_whole():
@@ -22,9 +19,14 @@ def test_short_text_is_kept_whole():
 def test_long_text_is_cut_between_characters(char):
     text = char * 6000
     cut = truncate_utf8(text)
-    assert len(cut.encode("utf-8")) <= MAX_DOCUMENT_BYTES
+    assert len(cut.encode("utf-8")) <= COMPREHEND_DOCUMENT_BYTES
     assert text.startswith(cut)
-    assert len(cut.encode("utf-8")) > MAX_DOCUMENT_BYTES - len(char.encode("utf-8"))
+    assert len(cut.encode("utf-8")) > COMPREHEND_DOCUMENT_BYTES - len(char.encode("utf-8"))
+
+
+def test_a_text_of_exactly_5000_bytes_is_kept_whole():
+    assert truncate_utf8("é" * 2500) == "é" * 2500
+    assert normalize_argument("x" * 5001) == "x" * 5000
 
 
 @given(st.text(min_size=0, max_size=3000))
@@ -63,7 +65,7 @@ def test_texts_equal_after_truncation_share_a_document():
 
 def test_chunks_hold_at_most_25_documents_and_cover_each_once():
     plan = plan_batch([f"text {i}" for i in range(1001)], "en")
-    assert all(1 <= len(chunk) <= MAX_DOCUMENTS_PER_CHUNK for chunk in plan.chunks)
+    assert all(1 <= len(chunk) <= COMPREHEND_DOCUMENTS_PER_CALL for chunk in plan.chunks)
     assert sorted(index for chunk in plan.chunks for index in chunk) == list(range(1001))
     assert len(plan.chunks) == 41
 

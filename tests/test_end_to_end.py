@@ -8,8 +8,8 @@ from unittest import mock
 
 import pytest
 
-from conftest import aws_error, history_text
-from local.comprehend import lexicon_sentiment
+from conftest import aws_error, history_text, row_text
+from local.comprehend import hashed_sentiment, lexicon_sentiment
 from bench.corpus import corpus as review_corpus
 from local.snowflake import snowflake_headers
 from sentiment_service.chunking import normalize_argument
@@ -223,18 +223,18 @@ def test_a_batch_without_a_live_record_is_404_whatever_its_execution_says(stack)
     assert answer.status == 404
 
 
-def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stand_in, capfd):
-    stand_in.storm(seconds=7, share=1.0)
+def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stand_in, monkeypatch, no_row_text_leaks):
+    """A mapped chunk and a pooled one, throttled past the function's retries, and rows Comprehend refuses."""
+    from sentiment_service import comprehend
+
+    monkeypatch.setattr(comprehend, "BACKOFF_BUDGET_S", 0.0)
+    stand_in.throttle_next = 2
     stand_in.document_error = lambda text: ("INTERNAL_SERVER_ERROR", "failed") if "broken" in text else None
-    texts = SEED + ["a broken sample sentence", "Zebras quietly adore marmalade"]
-    assert_answers_or_errors = snowflake.run(texts)
-    assert assert_answers_or_errors.status == 200
-    history = history_text(stack)
-    logs = capfd.readouterr()
-    assert "ComprehendThrottled" in history
-    for text in texts:
-        assert text not in history
-        assert text not in logs.out and text not in logs.err
+    texts = [row_text(index, "a broken sample sentence" if index % 7 == 0 else "Zebras quietly adore marmalade") for index in range(30)]
+    outcome = snowflake.run(texts)
+    assert outcome.status == 200
+    assert outcome.body["data"][7][1] == {"Error": {"Code": "INTERNAL_SERVER_ERROR", "Message": "failed"}}
+    assert "ComprehendThrottled" in history_text(stack)
 
 
 def test_history_events_per_iteration_match_the_bound_model(snowflake, stack):
@@ -271,3 +271,93 @@ def test_the_largest_body_lambda_accepts_is_answered_in_full(snowflake):
     assert 5_900_000 < len(body.encode()) < 6 * 1024 * 1024
     assert snowflake.post(headers=headers, body=body).status == 202
     assert_answers(snowflake.wait(headers), texts)
+
+
+def test_throttling_past_the_functions_budget_in_the_map_is_retried_by_the_state_machine(snowflake, stand_in, monkeypatch, no_row_text_leaks):
+    """25 texts: one full chunk, analysed in the Map alone. Each invocation gives up at its first
+    throttle, so the batch succeeds only through the Map's ComprehendThrottled retrier."""
+    from sentiment_service import comprehend
+
+    monkeypatch.setattr(comprehend, "BACKOFF_BUDGET_S", 0.0)
+    stand_in.analyse = hashed_sentiment
+    stand_in.throttle_next = 3
+    texts = [row_text(index, "one full chunk") for index in range(25)]
+    outcome = snowflake.run(texts)
+    assert outcome.status == 200, outcome.body
+    assert outcome.body["data"] == [[number, hashed_sentiment(text)] for number, text in enumerate(texts)]
+    assert (stand_in.throttled, stand_in.answered) == (3, 1)
+
+
+def test_two_posts_racing_with_one_batch_id_keep_the_first_and_refuse_the_second(snowflake, stack, stand_in, monkeypatch, no_row_text_leaks):
+    """The second POST finds no batch record, and before it writes its own the first POST runs to its end."""
+    from sentiment_service.storage import ResultsTable
+
+    stand_in.analyse = hashed_sentiment
+    headers = snowflake_headers()
+    first = [row_text(index, "the first batch") for index in range(3)]
+    second = [row_text(index, "the second batch") for index in range(4)]
+    stage_input = ResultsTable.stage_input
+    first_answers = []
+
+    def first_post_overtakes(self, *args, **kwargs):
+        if not first_answers:
+            first_answers.append(None)
+            first_answers.append(snowflake.post(first, headers))
+        return stage_input(self, *args, **kwargs)
+
+    monkeypatch.setattr(ResultsTable, "stage_input", first_post_overtakes)
+    refused = snowflake.post(second, headers)
+    monkeypatch.undo()
+    assert first_answers[1].status == 202
+    assert refused.status == 409 and refused.body["message"] == "This batch id was already posted with different rows; the first batch is kept."
+    assert snowflake.post(first, headers).status == 202, "Snowflake's retry of the first POST"
+    outcome = snowflake.wait(headers)
+    assert outcome.status == 200
+    assert outcome.body["data"] == [[number, hashed_sentiment(text)] for number, text in enumerate(first)]
+    assert len(stack.executions()) == 1 and set(stand_in.documents) == set(first)
+
+
+class StartingWorkflow(Workflow):
+    """StartExecution recorded, not run: what POST asks of Step Functions."""
+
+    def __init__(self):
+        self.started: list[tuple[str, dict]] = []
+
+    def start(self, name, execution_input):
+        self.started.append((name, execution_input))
+
+
+def test_a_post_stages_its_rows_and_starts_one_execution_with_references_only(stack):
+    from functions.start_batch.app import accept_batch
+    from sentiment_service.chunking import unsupported_value_error
+    from sentiment_service.protocol import BatchRequest
+    from sentiment_service.storage import STATUS_STARTED, ResultsTable
+
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    flow = StartingWorkflow()
+    request = BatchRequest("batch:1", "query:1", [(4, row_text(0)), (2, None), (9, 7)])
+    answer = accept_batch(request, table, flow, "es")
+    ((name, execution_input),) = flow.started
+    record = table.get_batch("batch:1")
+    assert (answer.status, answer.body) == (202, {"status": "ACCEPTED", "rows": 3, "execution": name})
+    assert name == execution_name("batch:1", record.staging_id) == record.execution_name
+    assert execution_input == {"batchId": "batch:1", "queryId": "query:1", "rowCount": 3, "stagingId": record.staging_id, "inputPages": 1, "language": "es"}
+    assert (record.fingerprint, record.query_id, record.row_count, record.status) == (request.fingerprint, "query:1", 3, STATUS_STARTED)
+    assert table.read_input("batch:1", record.staging_id, 1) == [[4, row_text(0)], [2, None], [9, unsupported_value_error(7)]]
+
+    assert accept_batch(request, table, flow, "es") == answer and len(flow.started) == 1, "a repeated POST starts nothing"
+    other_rows = accept_batch(BatchRequest("batch:1", "query:1", [(0, row_text(1))]), table, flow, "es")
+    assert other_rows.status == 409 and len(flow.started) == 1
+
+
+def test_a_post_with_nothing_to_analyse_is_answered_at_once(stack):
+    from functions.start_batch.app import accept_batch
+    from sentiment_service.chunking import unsupported_value_error
+    from sentiment_service.protocol import BatchRequest
+    from sentiment_service.storage import ResultsTable
+
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    flow = StartingWorkflow()
+    answer = accept_batch(BatchRequest("batch:1", "query:1", [(3, None), (1, "  "), (2, True)]), table, flow, "en")
+    assert (answer.status, answer.body) == (200, {"data": [[3, None], [1, None], [2, unsupported_value_error(True)]]})
+    assert flow.started == [] and table.get_batch("batch:1") is None

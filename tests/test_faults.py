@@ -116,3 +116,17 @@ def test_an_expired_batch_that_never_started_is_410_not_a_202_for_ever(snowflake
         snowflake.post([row_text(0)], headers)
     with later(2 * 24 * 3600):
         assert snowflake.get(headers).status == 410
+
+
+@pytest.mark.parametrize("rows, sent", [(30, 25), (7, 7)], ids=["a chunk of the map", "a pooled chunk"])
+def test_an_incomplete_comprehend_answer_fails_the_batch_without_quoting_a_row(snowflake, stand_in, monkeypatch, rows, sent):
+    answer = stand_in.batch_detect_sentiment
+
+    def one_result_short(text_list, language):
+        complete = answer(text_list, language)
+        return {**complete, "ResultList": complete["ResultList"][1:]}
+
+    monkeypatch.setattr(stand_in, "batch_detect_sentiment", one_result_short)
+    outcome = snowflake.run([row_text(index) for index in range(rows)])
+    assert outcome.status == 500
+    assert outcome.body["message"] == f"Sentiment batch failed: ComprehendContractError: Amazon Comprehend answered for {sent - 1} of {sent} documents in a call."

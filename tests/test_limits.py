@@ -9,14 +9,18 @@ import pytest
 
 from conftest import row_text, stored_items
 from local.snowflake import snowflake_headers
-from sentiment_service.chunking import MAX_DOCUMENT_BYTES, MAX_DOCUMENTS_PER_CHUNK, MAX_WORK_ITEMS, normalize_argument, plan_batch
+from sentiment_service.chunking import MAX_WORK_ITEMS, normalize_argument, plan_batch
 from sentiment_service.comprehend import MAX_ERROR_CODE, MAX_ERROR_MESSAGE, error_value
-from sentiment_service.protocol import MAX_ANSWER_BYTES, MAX_BATCH_ROWS, MAX_ROW_ANSWER_BYTES
+from sentiment_service.protocol import MAX_ANSWER_BYTES, MAX_ROW_ANSWER_BYTES
 from sentiment_service.storage import pack, paginate_rows
 
 pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
 
 DYNAMODB_ITEM_LIMIT = 400 * 1024
+LARGEST_BATCH = 30_000
+"""The rows a batch may have, as the README tells Snowflake users (protocol.MAX_BATCH_ROWS)."""
+COMPREHEND_DOCUMENT_BYTES = 5000
+COMPREHEND_DOCUMENTS_PER_CALL = 25
 SNOWFLAKE_ANSWER_LIMIT = 10 * 1000 * 1000
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024
 LONGEST_SCORE = 1.2345678901234567e-05
@@ -29,7 +33,7 @@ def widest_sentiment(text: str) -> dict:
 
 
 def row_answer_bytes(value) -> int:
-    return len(json.dumps([MAX_BATCH_ROWS - 1, value], separators=(",", ":"), ensure_ascii=False).encode()) + 1
+    return len(json.dumps([LARGEST_BATCH - 1, value], separators=(",", ":"), ensure_ascii=False).encode()) + 1
 
 
 def test_no_row_answer_is_wider_than_its_bound():
@@ -43,19 +47,19 @@ def test_no_row_answer_is_wider_than_its_bound():
 
 def test_the_largest_batch_is_answered_in_full_even_uncompressed(snowflake, stand_in):
     stand_in.analyse = widest_sentiment
-    texts = [row_text(index % 1500, "fine") for index in range(MAX_BATCH_ROWS)]
+    texts = [row_text(index % 1500, "fine") for index in range(LARGEST_BATCH)]
     headers = {key: value for key, value in snowflake_headers().items() if key != "Accept-Encoding"}
     assert snowflake.post(texts, headers).status == 202
     outcome = snowflake.wait(headers, timeout_s=300)
     assert outcome.status == 200
-    assert [row for row, _ in outcome.body["data"]] == list(range(MAX_BATCH_ROWS))
+    assert [row for row, _ in outcome.body["data"]] == list(range(LARGEST_BATCH))
     answer_bytes = len(json.dumps(outcome.body, separators=(",", ":")).encode())
     assert answer_bytes <= MAX_ANSWER_BYTES
-    print(f"\nlargest batch: {MAX_BATCH_ROWS} rows, widest answer {answer_bytes:,} bytes uncompressed")
+    print(f"\nlargest batch: {LARGEST_BATCH} rows, widest answer {answer_bytes:,} bytes uncompressed")
 
 
 def test_one_row_more_is_refused_before_anything_is_stored(snowflake, stack):
-    outcome = snowflake.post([row_text(index) for index in range(MAX_BATCH_ROWS + 1)])
+    outcome = snowflake.post([row_text(index) for index in range(LARGEST_BATCH + 1)])
     assert outcome.status == 413 and "MAX_BATCH_ROWS = 5000" in outcome.body["message"]
     assert stack.executions() == [] and stored_items(stack) == 0
 
@@ -78,11 +82,11 @@ def test_a_body_just_under_lambdas_6_mb_is_accepted_and_just_over_is_413(snowfla
 def test_the_history_bound_holds_for_the_largest_batch():
     import test_statemachine as model
 
-    plan = plan_batch([f"text {index}" for index in range(MAX_BATCH_ROWS)], "en")
-    assert len(plan.chunks) == MAX_BATCH_ROWS // MAX_DOCUMENTS_PER_CHUNK
+    plan = plan_batch([f"text {index}" for index in range(LARGEST_BATCH)], "en")
+    assert len(plan.chunks) == 1200
     assert len(plan.work_items) <= MAX_WORK_ITEMS
     assert model.history_events_bound(model.DEFINITION, len(plan.work_items)) < model.HISTORY_LIMIT
-    more_chunks = plan_batch([f"text {index}" for index in range(MAX_BATCH_ROWS * 4)], "en")
+    more_chunks = plan_batch([f"text {index}" for index in range(LARGEST_BATCH * 4)], "en")
     assert len(more_chunks.work_items) <= MAX_WORK_ITEMS
 
 
@@ -91,13 +95,13 @@ def test_no_dynamodb_item_reaches_400_kb(alphabet):
     generator = random.Random(3)
 
     def worst_text() -> str:
-        return normalize_argument("".join(generator.choice(alphabet) for _ in range(MAX_DOCUMENT_BYTES)))
+        return normalize_argument("".join(generator.choice(alphabet) for _ in range(COMPREHEND_DOCUMENT_BYTES)))
 
-    chunk = [worst_text() for _ in range(MAX_DOCUMENTS_PER_CHUNK)]
+    chunk = [worst_text() for _ in range(COMPREHEND_DOCUMENTS_PER_CALL)]
     assert len(pack(chunk)) + 200 < DYNAMODB_ITEM_LIMIT
     for page in paginate_rows([[number, worst_text()] for number in range(300)]):
         assert len(pack(page)) + 200 < DYNAMODB_ITEM_LIMIT
-    widest = [[number, widest_sentiment("")] for number in range(MAX_BATCH_ROWS)]
+    widest = [[number, widest_sentiment("")] for number in range(LARGEST_BATCH)]
     for page in paginate_rows(widest):
         assert len(pack(page)) + 200 < DYNAMODB_ITEM_LIMIT
 
@@ -117,3 +121,22 @@ def test_an_answer_lambda_cannot_return_is_a_clear_500_not_a_502(snowflake, stan
     assert snowflake.post(headers=headers, body=request).status == 202
     outcome = snowflake.wait(headers, timeout_s=300)
     assert outcome.status == 500 and "MAX_BATCH_ROWS" in outcome.body["message"]
+
+
+@pytest.mark.parametrize("extra", [0, 1], ids=["exactly the bound", "one byte more"])
+def test_a_gzip_body_inflating_to_the_bound_is_read_and_one_byte_more_is_413(extra):
+    import gzip
+
+    from sentiment_service import protocol
+
+    bound = protocol.MAX_DECOMPRESSED_BODY_BYTES
+    opening, closing = b'{"data": [[0, "', b'"]]}'
+    inflated = opening + b"x" * (bound + extra - len(opening) - len(closing)) + closing
+    assert len(inflated) == bound + extra
+    body = gzip.compress(inflated, 1)
+    if extra:
+        with pytest.raises(protocol.RequestRejected) as refused:
+            protocol.decode_body(body, is_base64=False)
+        assert refused.value.status == 413 and refused.value.message.startswith("Request body expands to more than")
+    else:
+        assert protocol.decode_body(body, is_base64=False) == inflated

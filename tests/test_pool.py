@@ -124,13 +124,16 @@ def test_a_chunk_another_call_holds_is_waited_for_not_sent_again(stack, stand_in
     (entry,) = table.pooled_chunks("en", 10)
     assert table.claim_pooled_chunk("en", entry, "batch:other", time.time(), time.time() + CLAIM_SECONDS)
     clock = [time.time()]
+    sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
         clock[0] += seconds
 
     with pytest.raises(PooledChunkInFlight):
         settle_pooled_chunk("batch:1", 0, "en", table, comprehend, sleep=sleep, clock=lambda: clock[0])
     assert stand_in.calls == 0
+    assert sleeps == [0.5] * 30, "it looks for the values every half second for 15 s, then leaves it to Step Functions"
 
     lapsed = settle_pooled_chunk("batch:1", 0, "en", table, comprehend, clock=lambda: time.time() + CLAIM_SECONDS + 1)
     assert (lapsed.calls, lapsed.chunks_stored) == (1, 1), "a claim whose holder died lapses"
@@ -170,7 +173,8 @@ def test_a_text_comprehend_refuses_fails_only_its_own_batch(stack, table, compre
     refusing = Refusing(comprehend, refused)
 
     settled = settle_pooled_chunk("batch:good", 0, "en", table, refusing)
-    assert settled.chunks_stored == 1 and refusing.calls == 2
+    assert (settled.calls, settled.documents, settled.chunks_stored, refusing.calls) == (1, 3, 1, 2), "the refused shared call is not counted"
+    assert table.get_batch("batch:good").chunks_done == 1
     assert table.read_analysis("batch:good")[0] == values_of(texts_of(1, 3))
     (entry,) = table.pooled_chunks("en", 10)
     assert (entry.batch_id, entry.claimed_by) == ("batch:bad", None), "the other batch's chunk goes back to the pool"
