@@ -361,3 +361,82 @@ def test_a_post_with_nothing_to_analyse_is_answered_at_once(stack):
     answer = accept_batch(BatchRequest("batch:1", "query:1", [(3, None), (1, "  "), (2, True)]), table, flow, "en")
     assert (answer.status, answer.body) == (200, {"data": [[3, None], [1, None], [2, unsupported_value_error(True)]]})
     assert flow.started == [] and table.get_batch("batch:1") is None
+
+
+class RacingTable:
+    """The results table as a POST sees it when another POST of the same batch id records its
+    batch between this one's first read and its own write; `gone` when that record then vanishes."""
+
+    def __init__(self, table, gone: bool = False):
+        self.table, self.gone, self.reads = table, gone, 0
+
+    def __getattr__(self, name):
+        return getattr(self.table, name)
+
+    def get_batch(self, batch_id, **options):
+        self.reads += 1
+        return None if self.reads == 1 or self.gone else self.table.get_batch(batch_id, **options)
+
+
+def test_a_post_that_loses_the_race_to_record_its_batch_answers_for_the_winner(stack):
+    from functions.start_batch.app import accept_batch
+    from sentiment_service.protocol import BatchRequest
+    from sentiment_service.storage import ResultsTable
+
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    flow = StartingWorkflow()
+    first = BatchRequest("batch:1", "query:1", [(0, row_text(0))])
+    winner = accept_batch(first, table, flow, "en")
+
+    same_rows = accept_batch(first, RacingTable(table), flow, "en")
+    assert same_rows == winner and len(flow.started) == 1
+    other_rows = accept_batch(BatchRequest("batch:1", "query:1", [(0, row_text(1))]), RacingTable(table), flow, "en")
+    assert (other_rows.status, other_rows.body) == (409, {"message": "This batch id was already posted with different rows; the first batch is kept."})
+    vanished = accept_batch(BatchRequest("batch:1", "query:1", [(0, row_text(2))]), RacingTable(table, gone=True), flow, "en")
+    assert (vanished.status, vanished.body) == (503, {"message": "The batch was being recorded by another request; Snowflake retries it."})
+    assert table.get_batch("batch:1").fingerprint == first.fingerprint and len(flow.started) == 1
+
+
+def test_a_repeated_post_stages_nothing_again(stack, monkeypatch):
+    from functions.start_batch.app import accept_batch
+    from sentiment_service.protocol import BatchRequest
+    from sentiment_service.storage import ResultsTable
+
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    request = BatchRequest("batch:1", "query:1", [(0, row_text(0))])
+    accept_batch(request, table, StartingWorkflow(), "en")
+    monkeypatch.setattr(ResultsTable, "stage_input", lambda *args, **kwargs: pytest.fail("staged again"))
+    assert accept_batch(request, table, StartingWorkflow(), "en").status == 202
+
+
+def test_polls_answer_from_the_batch_record_and_its_execution(stack):
+    from functions.poll_batch.app import poll_batch
+    from sentiment_service.storage import ResultsTable
+    from sentiment_service.workflow import ExecutionState
+
+    table = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600)
+    unknown = poll_batch("batch:never", table, FixedWorkflow(None))
+    assert (unknown.status, unknown.body) == (404, {"message": "Unknown batch: it was never posted, or its results expired."})
+
+    table = recorded_batch(stack, "batch:1")
+    assert poll_batch("batch:1", table, FixedWorkflow(None)).body == {"status": "STARTING", "rows": 2}
+    table.set_chunks_total("batch:1", 3)
+    table.add_chunks_done("batch:1", 2)
+    assert poll_batch("batch:1", table, FixedWorkflow(ExecutionState("RUNNING", None, None, None))).body == {"status": "RUNNING", "chunksDone": 2, "chunksTotal": 3}
+    table.put_results("batch:1", [[0, None], [1, {"Sentiment": "POSITIVE"}]])
+    done = poll_batch("batch:1", table, FixedWorkflow(ExecutionState("SUCCEEDED", {"rowCount": 2}, None, None)))
+    assert (done.status, done.body) == (200, {"data": [[0, None], [1, {"Sentiment": "POSITIVE"}]]})
+    odd = poll_batch("batch:1", table, FixedWorkflow(ExecutionState("PAUSED", None, None, None)))
+    assert (odd.status, odd.body) == (500, {"message": "Sentiment batch is in an unexpected state PAUSED."})
+
+
+def test_a_poll_after_the_batch_record_expired_is_410_whatever_its_execution_says(stack, monkeypatch):
+    from functions.poll_batch.app import poll_batch
+    from sentiment_service import storage
+    from sentiment_service.workflow import ExecutionState
+
+    table = recorded_batch(stack, "batch:1")
+    later = storage.time.time() + 3601
+    monkeypatch.setattr(storage.time, "time", lambda: later)
+    expired = poll_batch("batch:1", table, FixedWorkflow(ExecutionState("SUCCEEDED", {"rowCount": 2}, None, None)))
+    assert (expired.status, expired.body) == (410, {"message": "The results of this batch have expired; run the query again."})

@@ -130,6 +130,7 @@ def test_a_gzip_body_inflating_to_the_bound_is_read_and_one_byte_more_is_413(ext
     from sentiment_service import protocol
 
     bound = protocol.MAX_DECOMPRESSED_BODY_BYTES
+    assert bound == 6 * 1024 * 1024, "Lambda's payload limit: API Gateway inflates larger gzip bodies into requests Lambda refuses"
     opening, closing = b'{"data": [[0, "', b'"]]}'
     inflated = opening + b"x" * (bound + extra - len(opening) - len(closing)) + closing
     assert len(inflated) == bound + extra
@@ -137,6 +138,6 @@ def test_a_gzip_body_inflating_to_the_bound_is_read_and_one_byte_more_is_413(ext
     if extra:
         with pytest.raises(protocol.RequestRejected) as refused:
             protocol.decode_body(body, is_base64=False)
-        assert refused.value.status == 413 and refused.value.message.startswith("Request body expands to more than")
+        assert (refused.value.status, refused.value.message) == (413, "Request body expands to more than 6 MB; lower MAX_BATCH_ROWS on the external function.")
     else:
         assert protocol.decode_body(body, is_base64=False) == inflated
