@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from conftest import aws_error, history_text, row_text
+from conftest import ROW_TEXT_MARKER, aws_error, history_text, row_text
 from local.comprehend import hashed_sentiment, lexicon_sentiment
 from bench.corpus import corpus as review_corpus
 from local.snowflake import snowflake_headers
@@ -16,6 +16,10 @@ from sentiment_service.chunking import normalize_argument
 from sentiment_service.workflow import Workflow, execution_name
 
 SEED = ["hello world", "I am happy"]
+ROWS = [row_text(0, "hello world"), row_text(1, "I am happy")]
+"""The seed's rows, marked so that no_row_text_leaks finds them wherever they leak."""
+
+pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
 
 
 def expected(text):
@@ -32,8 +36,9 @@ def assert_answers(outcome, texts):
 
 
 def corpus(rows: int, seed: int = 5) -> list:
-    """Review-like texts with realistic lengths, duplicates, NULLs and blanks (the benchmark's corpus)."""
-    return review_corpus(rows, seed)
+    """Review-like texts with realistic lengths, duplicates, NULLs and blanks (the benchmark's corpus),
+    the texts marked as row text."""
+    return [f"{ROW_TEXT_MARKER} {text}" if isinstance(text, str) and text.strip() else text for text in review_corpus(rows, seed)]
 
 
 def test_seed_example_answers_every_row(snowflake, stand_in):
@@ -57,11 +62,11 @@ def test_5000_rows_with_duplicates_and_nulls(snowflake, stand_in):
 def test_repeated_posts_start_one_execution_and_keep_the_answer(snowflake, stack, stand_in):
     headers = snowflake_headers()
     for _ in range(3):
-        assert snowflake.post(SEED, headers).status == 202
+        assert snowflake.post(ROWS, headers).status == 202
     first = snowflake.wait(headers)
-    assert snowflake.post(SEED, headers).status == 202
+    assert snowflake.post(ROWS, headers).status == 202
     again = snowflake.wait(headers)
-    assert_answers(first, SEED)
+    assert_answers(first, ROWS)
     assert again.body == first.body
     assert len(stack.executions()) == 1
     assert stand_in.calls == 1
@@ -69,16 +74,16 @@ def test_repeated_posts_start_one_execution_and_keep_the_answer(snowflake, stack
 
 def test_a_different_body_under_the_same_batch_id_is_a_conflict(snowflake):
     headers = snowflake_headers()
-    snowflake.post(SEED, headers)
-    conflict = snowflake.post(["something else"], headers)
+    snowflake.post(ROWS, headers)
+    conflict = snowflake.post([row_text(0, "something else")], headers)
     assert conflict.status == 409
     assert "different rows" in conflict.body["message"]
-    assert_answers(snowflake.wait(headers), SEED)
+    assert_answers(snowflake.wait(headers), ROWS)
 
 
 def test_brief_throttling_is_absorbed_inside_the_function(snowflake, stack, stand_in):
     stand_in.throttle_next = 6
-    texts = [f"review {i} was great" for i in range(20)]
+    texts = [row_text(i, "review was great") for i in range(20)]
     outcome = snowflake.run(texts)
     assert_answers(outcome, texts)
     assert stand_in.throttled == 6
@@ -87,7 +92,7 @@ def test_brief_throttling_is_absorbed_inside_the_function(snowflake, stack, stan
 
 def test_throttling_past_the_functions_budget_is_retried_by_the_state_machine(snowflake, stack, stand_in):
     stand_in.storm(seconds=7, share=1.0)
-    texts = [f"review {i} was great" for i in range(20)]
+    texts = [row_text(i, "review was great") for i in range(20)]
     outcome = snowflake.run(texts)
     assert_answers(outcome, texts)
     assert "ComprehendThrottled" in history_text(stack), "the state machine's retry was not exercised"
@@ -95,24 +100,24 @@ def test_throttling_past_the_functions_budget_is_retried_by_the_state_machine(sn
 
 def test_a_permanent_comprehend_failure_fails_the_batch_with_its_reason(snowflake, stand_in):
     stand_in.fail_with = "AccessDeniedException"
-    outcome = snowflake.run(SEED)
+    outcome = snowflake.run(ROWS)
     assert outcome.status == 500
     assert outcome.body["message"] == "Sentiment batch failed: ComprehendRejected: The service's role may not call comprehend:BatchDetectSentiment."
 
 
 def test_a_per_document_error_is_that_rows_value(snowflake, stand_in):
     stand_in.document_error = lambda text: ("INTERNAL_SERVER_ERROR", "Internal server error") if "broken" in text else None
-    texts = ["a broken one", "I am happy", None, "another broken thing"]
+    texts = [row_text(0, "a broken one"), row_text(1, "I am happy"), None, row_text(3, "another broken thing")]
     outcome = snowflake.run(texts)
     assert outcome.status == 200
     values = [value for _, value in outcome.body["data"]]
     assert values[0] == values[3] == {"Error": {"Code": "INTERNAL_SERVER_ERROR", "Message": "Internal server error"}}
-    assert values[1] == expected("I am happy")
+    assert values[1] == expected(texts[1])
     assert values[2] is None
 
 
 def test_non_text_values_get_row_errors_and_the_rest_is_answered(snowflake):
-    texts = ["I am happy", 42, True, {"a": 1}, None, ""]
+    texts = [row_text(0, "I am happy"), 42, True, {"a": 1}, None, ""]
     outcome = snowflake.run(texts)
     assert_answers(outcome, texts)
     assert outcome.body["data"][1][1]["Error"]["Code"] == "UnsupportedValue"
@@ -120,10 +125,10 @@ def test_non_text_values_get_row_errors_and_the_rest_is_answered(snowflake):
 
 def test_row_numbers_and_order_are_the_inputs(snowflake):
     headers = snowflake_headers()
-    body = json.dumps({"data": [[5, "I am happy"], [2, None], [9, "hello world"]]})
+    body = json.dumps({"data": [[5, ROWS[1]], [2, None], [9, ROWS[0]]]})
     assert snowflake.post(headers=headers, body=body).status == 202
     outcome = snowflake.wait(headers)
-    assert [[row, value] for row, value in outcome.body["data"]] == [[5, expected("I am happy")], [2, None], [9, expected("hello world")]]
+    assert [[row, value] for row, value in outcome.body["data"]] == [[5, expected(ROWS[1])], [2, None], [9, expected(ROWS[0])]]
 
 
 def test_a_batch_never_posted_is_404(snowflake):
@@ -136,13 +141,13 @@ def test_a_crash_between_staging_and_starting_answers_202_and_the_retry_recovers
     headers = snowflake_headers()
     unavailable = aws_error("ServiceUnavailable", "StartExecution", 503)
     with mock.patch.object(Workflow, "start", side_effect=unavailable):
-        crashed = snowflake.post(SEED, headers)
+        crashed = snowflake.post(ROWS, headers)
     assert crashed.status == 503
     assert snowflake.get(headers).status == 202
     assert snowflake.get(headers).body["status"] == "STARTING"
     assert stack.executions() == []
-    assert snowflake.post(SEED, headers).status == 202
-    assert_answers(snowflake.wait(headers), SEED)
+    assert snowflake.post(ROWS, headers).status == 202
+    assert_answers(snowflake.wait(headers), ROWS)
 
 
 def test_running_batches_answer_202_with_progress(snowflake, stand_in):
@@ -223,7 +228,7 @@ def test_a_batch_without_a_live_record_is_404_whatever_its_execution_says(stack)
     assert answer.status == 404
 
 
-def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stand_in, monkeypatch, no_row_text_leaks):
+def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stand_in, monkeypatch):
     """A mapped chunk and a pooled one, throttled past the function's retries, and rows Comprehend refuses."""
     from sentiment_service import comprehend
 
@@ -240,7 +245,7 @@ def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stan
 def test_history_events_per_iteration_match_the_bound_model(snowflake, stack):
     import test_statemachine as model
 
-    snowflake.run([f"review number {i}" for i in range(80)])
+    snowflake.run([row_text(i, "review number") for i in range(80)])
     (execution,) = stack.executions()
     events = [event["type"] for event in stack.history(execution["executionArn"])]
     iterations = events.count("MapIterationStarted")
@@ -254,7 +259,7 @@ def test_history_events_per_iteration_match_the_bound_model(snowflake, stack):
 
 def test_execution_is_named_after_the_batch_id(snowflake, stack):
     headers = snowflake_headers(batch_id="01b02bdf-0001-7b58-0003-27d60056b5a6:1:7:0:0")
-    snowflake.run(SEED, headers)
+    snowflake.run(ROWS, headers)
     (execution,) = stack.executions()
     described = stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
     assert execution["name"] == execution_name("01b02bdf-0001-7b58-0003-27d60056b5a6:1:7:0:0", json.loads(described["input"])["stagingId"])
@@ -265,7 +270,7 @@ def test_execution_is_named_after_the_batch_id(snowflake, stack):
 def test_the_largest_body_lambda_accepts_is_answered_in_full(snowflake):
     words = "good bad great awful fine slow fast love hate product service support".split()
     generator = random.Random(11)
-    texts = [" ".join(generator.choice(words) for _ in range(1000))[:4990] + f" #{i}" for i in range(1190)]
+    texts = [row_text(i, " ".join(generator.choice(words) for _ in range(1000))[:4984]) for i in range(1190)]
     headers = snowflake_headers()
     body = json.dumps({"data": [[number, text] for number, text in enumerate(texts)]})
     assert 5_900_000 < len(body.encode()) < 6 * 1024 * 1024
@@ -273,7 +278,7 @@ def test_the_largest_body_lambda_accepts_is_answered_in_full(snowflake):
     assert_answers(snowflake.wait(headers), texts)
 
 
-def test_throttling_past_the_functions_budget_in_the_map_is_retried_by_the_state_machine(snowflake, stand_in, monkeypatch, no_row_text_leaks):
+def test_throttling_past_the_functions_budget_in_the_map_is_retried_by_the_state_machine(snowflake, stand_in, monkeypatch):
     """25 texts: one full chunk, analysed in the Map alone. Each invocation gives up at its first
     throttle, so the batch succeeds only through the Map's ComprehendThrottled retrier."""
     from sentiment_service import comprehend
@@ -288,7 +293,7 @@ def test_throttling_past_the_functions_budget_in_the_map_is_retried_by_the_state
     assert (stand_in.throttled, stand_in.answered) == (3, 1)
 
 
-def test_two_posts_racing_with_one_batch_id_keep_the_first_and_refuse_the_second(snowflake, stack, stand_in, monkeypatch, no_row_text_leaks):
+def test_two_posts_racing_with_one_batch_id_keep_the_first_and_refuse_the_second(snowflake, stack, stand_in, monkeypatch):
     """The second POST finds no batch record, and before it writes its own the first POST runs to its end."""
     from sentiment_service.storage import ResultsTable
 
