@@ -423,15 +423,23 @@ def test_polls_answer_from_the_batch_record_and_its_execution(stack):
     unknown = poll_batch("batch:never", table, FixedWorkflow(None))
     assert (unknown.status, unknown.body) == (404, {"message": "Unknown batch: it was never posted, or its results expired."})
 
+    class RecordedExecution(FixedWorkflow):
+        """DescribeExecution of the execution the batch record names, and of no other."""
+
+        def describe(self, name):
+            return self.state if name == "execution" else None
+
     table = recorded_batch(stack, "batch:1")
-    assert poll_batch("batch:1", table, FixedWorkflow(None)).body == {"status": "STARTING", "rows": 2}
+    starting = poll_batch("batch:1", table, FixedWorkflow(None))
+    assert (starting.status, starting.body) == (202, {"status": "STARTING", "rows": 2})
     table.set_chunks_total("batch:1", 3)
     table.add_chunks_done("batch:1", 2)
-    assert poll_batch("batch:1", table, FixedWorkflow(ExecutionState("RUNNING", None, None, None))).body == {"status": "RUNNING", "chunksDone": 2, "chunksTotal": 3}
+    running = poll_batch("batch:1", table, RecordedExecution(ExecutionState("RUNNING", None, None, None)))
+    assert (running.status, running.body) == (202, {"status": "RUNNING", "chunksDone": 2, "chunksTotal": 3})
     table.put_results("batch:1", [[0, None], [1, {"Sentiment": "POSITIVE"}]])
-    done = poll_batch("batch:1", table, FixedWorkflow(ExecutionState("SUCCEEDED", {"rowCount": 2}, None, None)))
+    done = poll_batch("batch:1", table, RecordedExecution(ExecutionState("SUCCEEDED", {"rowCount": 2}, None, None)))
     assert (done.status, done.body) == (200, {"data": [[0, None], [1, {"Sentiment": "POSITIVE"}]]})
-    odd = poll_batch("batch:1", table, FixedWorkflow(ExecutionState("PAUSED", None, None, None)))
+    odd = poll_batch("batch:1", table, RecordedExecution(ExecutionState("PAUSED", None, None, None)))
     assert (odd.status, odd.body) == (500, {"message": "Sentiment batch is in an unexpected state PAUSED."})
 
 

@@ -183,6 +183,28 @@ def test_a_text_comprehend_refuses_fails_only_its_own_batch(stack, table, compre
         settle_pooled_chunk("batch:bad", 0, "en", table, refusing)
 
 
+def test_the_own_chunk_sent_alone_after_a_refused_shared_call_is_retried_like_any_call(table, comprehend, batches):
+    batches.stage("batch:good", texts_of(1, 3))
+    refused = row_text(99, "refused text")
+    batches.stage("batch:bad", [refused, *texts_of(2, 2)])
+    refusing = Refusing(comprehend, refused)
+    outcomes = iter([None, aws_error("ThrottlingException", "BatchDetectSentiment")])
+
+    class ThrottledOnceAlone:
+        def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
+            failure = next(outcomes, None)
+            if failure:
+                raise failure
+            return refusing.batch_detect_sentiment(TextList=TextList, LanguageCode=LanguageCode)
+
+    throttles: list[int] = []
+    sleeps: list[float] = []
+    settled = settle_pooled_chunk("batch:good", 0, "en", table, ThrottledOnceAlone(), on_throttle=lambda: throttles.append(1), sleep=sleeps.append)
+    assert (settled.calls, settled.chunks_stored) == (1, 1)
+    assert len(throttles) == len(sleeps) == 1, "the call alone counts its throttle and waits through the function's sleep"
+    assert table.read_analysis("batch:good")[0] == values_of(texts_of(1, 3))
+
+
 class FailingAfter:
     """Comprehend answering `answered` calls, then failing every call with `failure`."""
 
