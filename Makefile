@@ -14,18 +14,34 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: test lint unit demo local bench snowflake-sql clean
 
-$(STAMP): requirements-dev.txt constraints.txt
+# The tools install from hashed lock files (make lock), the whole set as listed: pip checks every
+# file's sha256 and builds no sdist (it would not hash-check an sdist's build dependencies);
+# --no-deps spares old pips' trouble with hashed extras, and pip check proves the set complete.
+$(STAMP): requirements-dev.lock
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: --no-deps -r requirements-dev.lock
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 # checkov has a virtualenv of its own: its dependencies conflict with the pinned tools above.
-$(CHECKOV_STAMP): constraints-checkov.txt
+$(CHECKOV_STAMP): requirements-checkov.lock
 	$(PYTHON) -m venv $(CHECKOV)
-	$(CHECKOV)/bin/python -m pip install --quiet -r constraints-checkov.txt
+	$(CHECKOV)/bin/python -m pip install --quiet --require-hashes --only-binary :all: --no-deps -r requirements-checkov.lock
+	$(CHECKOV)/bin/python -m pip check
 	touch $(CHECKOV_STAMP)
+
+# Rewrites the lock files from the exact pins (requirements-dev.txt with constraints.txt, and
+# constraints-checkov.txt), hashing every file of each pinned release so that the locks install on
+# x86_64 and aarch64 and on Python 3.11 to 3.14; pip-tools runs in a throwaway virtualenv. Not part of make test.
+.PHONY: lock
+lock:
+	venv=$$(mktemp -d) && $(PYTHON) -m venv $$venv && $$venv/bin/python -m pip install --quiet pip-tools==7.6.2 && \
+	compile() { CUSTOM_COMPILE_COMMAND="make lock" $$venv/bin/pip-compile --quiet --generate-hashes \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links "$$@"; } && \
+	compile -c constraints.txt -o requirements-dev.lock requirements-dev.txt && \
+	compile -o requirements-checkov.lock constraints-checkov.txt; \
+	status=$$?; rm -rf $$venv; exit $$status
 
 lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint template.yaml
