@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: test lint unit demo local bench snowflake-sql clean
+.PHONY: test lint unit demo local bench snowflake-sql clean mutants
 
 # The tools install from hashed lock files (make lock), the whole set as listed: pip checks every
 # file's sha256 and builds no sdist (it would not hash-check an sdist's build dependencies);
@@ -64,6 +64,27 @@ bench: $(STAMP)
 
 snowflake-sql: $(STAMP)
 	$(BIN)/python -m local sql --stack $(STACK)
+
+# Mutation testing of the core modules against the fast tests (pyproject.toml [tool.mutmut]),
+# one mutant at a time; not part of `make test`. mutmut has a virtualenv of its own (its click
+# conflicts with the SAM CLI's) and runs in .mutmut/work, where sentiment_service/ sits beside
+# functions/ so that mutated files' paths match their import names. Every run starts afresh.
+mutants:
+	mkdir -p .mutmut && echo '*' > .mutmut/.gitignore
+	if [ ! -f .mutmut/venv/.installed ] || [ requirements-mutants.txt -nt .mutmut/venv/.installed ] || [ constraints.txt -nt .mutmut/venv/.installed ]; then \
+		rm -rf .mutmut/venv && $(PYTHON) -m venv .mutmut/venv && \
+		grep -v '^click==' constraints.txt > .mutmut/constraints.txt && \
+		.mutmut/venv/bin/python -m pip install --quiet --upgrade pip && \
+		.mutmut/venv/bin/python -m pip install --quiet -r requirements-mutants.txt -c .mutmut/constraints.txt && \
+		touch .mutmut/venv/.installed; fi
+	rm -rf .mutmut/work && mkdir .mutmut/work
+	cd .mutmut/work && ln -s ../../layers/common/sentiment_service ../../functions ../../tests ../../local ../../bench ../../statemachine ../../events ../../template.yaml ../../pyproject.toml .
+	cd .mutmut/work && env -u PYTHONPATH ../venv/bin/mutmut run --max-children 1 > ../run.log 2>&1 || { tail -40 ../run.log; exit 1; }
+	cd .mutmut/work && ../venv/bin/mutmut results
+	cd .mutmut/work && ../venv/bin/python -c 'import json, pathlib; \
+	runs = {str(meta)[8:-8]: list(json.loads(meta.read_text())["exit_code_by_key"].values()) for meta in sorted(pathlib.Path("mutants").rglob("*.py.meta"))}; \
+	caught = lambda codes: sum(code not in (0, 5, 33, None) for code in codes); \
+	[print(f"{path:38} {caught(codes):4} of {len(codes):4} caught ({100 * caught(codes) / len(codes):5.1f}%), {codes.count(0)} survived, {codes.count(33) + codes.count(5)} untested") for path, codes in runs.items() if codes]'
 
 clean:
 	rm -rf $(VENV) $(CHECKOV) .pytest_cache .aws-sam
