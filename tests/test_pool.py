@@ -379,8 +379,12 @@ def test_a_retry_overlapping_a_running_invocation_of_the_same_batch_sends_nothin
 
     with ThreadPoolExecutor(1) as first_invocation:
         first = first_invocation.submit(settle_pooled_chunk, "batch:1", 0, "en", table, holding)
-        assert holding.in_call.wait(timeout=60)
-        second = settle_pooled_chunk("batch:1", 0, "en", table, holding, sleep=sleep)
+        while not holding.in_call.wait(timeout=0.05):
+            assert not first.done(), f"the first invocation ended before calling Comprehend: {first.result()}"
+        try:
+            second = settle_pooled_chunk("batch:1", 0, "en", table, holding, sleep=sleep)
+        finally:
+            holding.tried.set()
         assert (first.result().calls, second.calls) == (1, 0)
     assert set(stand_in.documents.values()) == {1}
     assert table.read_analysis("batch:1")[0] == values_of(texts_of(1, 6))
