@@ -130,7 +130,7 @@ def test_a_chunk_another_call_holds_is_waited_for_not_sent_again(stack, stand_in
         sleeps.append(seconds)
         clock[0] += seconds
 
-    with pytest.raises(PooledChunkInFlight):
+    with pytest.raises(PooledChunkInFlight, match="^Another Comprehend call holds this batch's last chunk; waiting for it.$"):
         settle_pooled_chunk("batch:1", 0, "en", table, comprehend, sleep=sleep, clock=lambda: clock[0])
     assert stand_in.calls == 0
     assert sleeps == [0.5] * 30, "it looks for the values every half second for 15 s, then leaves it to Step Functions"
@@ -181,6 +181,7 @@ def test_a_text_comprehend_refuses_fails_only_its_own_batch(stack, table, compre
 
     with pytest.raises(ComprehendRejected):
         settle_pooled_chunk("batch:bad", 0, "en", table, refusing)
+    assert refusing.calls == 3, "alone, a refused chunk is not sent a second time"
 
 
 def test_the_own_chunk_sent_alone_after_a_refused_shared_call_is_retried_like_any_call(table, comprehend, batches):
@@ -260,11 +261,13 @@ def test_a_later_call_failing_for_other_batches_texts_does_not_fail_the_flushing
 def test_a_waiting_chunk_whose_batch_is_gone_is_dropped(stack, table, comprehend, batches):
     batches.stage("batch:1", texts_of(1, 3))
     batches.stage("batch:gone", texts_of(2, 3))
+    batches.stage("batch:later", texts_of(3, 3))
     dynamodb = stack.client("dynamodb")
     dynamodb.delete_item(TableName=stack.table_name, Key={"pk": {"S": "batch:gone"}, "sk": {"S": "chunk#000000"}})
 
     settled = settle_pooled_chunk("batch:1", 0, "en", table, comprehend)
-    assert (settled.calls, settled.chunks_stored) == (1, 1)
+    assert (settled.calls, settled.chunks_stored) == (1, 2), "the chunks waiting after the gone one are still sent"
+    assert table.read_analysis("batch:later")[0] == values_of(texts_of(3, 3))
     assert pool_items(stack) == []
 
 
@@ -407,3 +410,77 @@ def test_a_retried_work_item_sends_only_the_chunks_not_yet_stored(monkeypatch, s
     assert batches.finish("batch:1", plan) == [[number, value] for number, value in enumerate(values_of(texts))]
     assert len(stand_in.documents) == 75 and set(stand_in.documents.values()) == {1}, "a chunk was paid for twice"
     assert table.get_batch("batch:1").chunks_done == 3
+
+
+def test_a_flush_takes_waiting_chunks_up_to_250_documents(stack, table, comprehend, batches):
+    batches.stage("batch:00", texts_of(0, 10))
+    for number in range(1, 12):
+        batches.stage(f"batch:{number:02d}", texts_of(number, 24))
+
+    settled = settle_pooled_chunk("batch:00", 0, "en", table, comprehend)
+    assert (settled.calls, settled.documents, settled.chunks_stored) == (10, 250, 11)
+    (left,) = table.pooled_chunks("en", 10)
+    assert (left.batch_id, left.claimed_by) == ("batch:11", None), "the chunk beyond 250 documents waits for the next flush"
+
+
+def test_a_flush_reads_a_bounded_number_of_waiting_chunks(monkeypatch, table, comprehend, batches):
+    from sentiment_service import pool
+
+    for number in range(4):
+        batches.stage(f"batch:{number}", texts_of(number, 3))
+    assert len(table.pooled_chunks("en", 2)) == 2
+    monkeypatch.setattr(pool, "MAX_ENTRIES_READ", 2)
+
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
+    assert settled.chunks_stored == 2 and len(table.pooled_chunks("en", 10)) == 2
+
+
+@pytest.mark.parametrize("call_seconds, calls", [(75, 2), (76, 1)], ids=["the last call starts 45 s before the claims lapse", "no call starts later"])
+def test_a_flush_starts_no_call_too_close_to_its_claims_lapsing(table, comprehend, batches, call_seconds, calls):
+    """Claims hold 120 s; a call may take 45 s (its retries and read timeout), so none starts after 75 s."""
+    batches.stage("batch:0", texts_of(0, 5))
+    batches.stage("batch:1", texts_of(1, 24))
+    clock = [time.time()]
+
+    class Slow:
+        def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
+            clock[0] += call_seconds
+            return comprehend.batch_detect_sentiment(TextList=TextList, LanguageCode=LanguageCode)
+
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, Slow(), clock=lambda: clock[0])
+    assert (settled.calls, settled.chunks_stored) == (calls, calls)
+    assert table.is_analysed("batch:1", 0) is (calls == 2)
+
+
+def test_a_throttled_shared_call_is_counted_and_a_persistent_throttle_is_not_sent_alone(monkeypatch, table, comprehend, batches):
+    from sentiment_service import comprehend as comprehend_calls
+
+    batches.stage("batch:0", texts_of(0, 5))
+    batches.stage("batch:1", texts_of(1, 5))
+    throttled = FailingAfter(comprehend, 0, aws_error("ThrottlingException", "BatchDetectSentiment"))
+    calls = []
+    monkeypatch.setattr(throttled, "batch_detect_sentiment", lambda **request: calls.append(1) or FailingAfter.batch_detect_sentiment(throttled, **request))
+    monkeypatch.setattr(comprehend_calls, "BACKOFF_BUDGET_S", 0.0)
+    throttles: list[int] = []
+
+    with pytest.raises(ComprehendThrottled):
+        settle_pooled_chunk("batch:0", 0, "en", table, throttled, on_throttle=lambda: throttles.append(1))
+    assert len(calls) == len(throttles) == 1, "Step Functions retries the whole flush; nothing is sent alone"
+    assert all(entry.claimed_by is None for entry in table.pooled_chunks("en", 10))
+
+
+def test_analyze_pooled_chunk_reports_what_the_flush_took(table, comprehend, batches):
+    batches.stage("batch:0", texts_of(0, 5))
+    batches.stage("batch:1", texts_of(1, 4))
+    assert batches.analyze_pooled_chunk("batch:0", 0, "en", table, comprehend) == {"pooledChunk": 0, "comprehendCalls": 1, "documentsAnalysed": 9, "pooledChunksStored": 2}
+    assert batches.analyze_pooled_chunk("batch:1", 0, "en", table, comprehend) == {"pooledChunk": 0, "comprehendCalls": 0, "documentsAnalysed": 0, "pooledChunksStored": 0}
+
+
+def test_a_chunk_whose_pool_entry_expired_still_takes_the_others_waiting(table, comprehend, batches):
+    batches.stage("batch:0", texts_of(0, 6))
+    batches.stage("batch:1", texts_of(1, 4))
+    (own,) = [entry for entry in table.pooled_chunks("en", 10) if entry.batch_id == "batch:0"]
+    table.remove_pooled_chunk("en", own)
+
+    settled = settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
+    assert (settled.calls, settled.documents, settled.chunks_stored) == (1, 10, 2)
