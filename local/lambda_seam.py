@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 import time
 import traceback
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from moto.awslambda.models import LambdaFunction
 
@@ -68,6 +70,25 @@ _handlers: dict[str, tuple[Handler, LambdaContext]] = {}
 _listeners: list[Callable[[str, dict, bool, float], None]] = []
 
 
+_running = threading.local()
+
+
+@contextmanager
+def running(function_name: str) -> Iterator[None]:
+    """Mark the calling thread as running `function_name`'s handler, as Lambda's process would be."""
+    previous = getattr(_running, "function", None)
+    _running.function = function_name
+    try:
+        yield
+    finally:
+        _running.function = previous
+
+
+def running_function() -> str | None:
+    """The function whose handler this thread runs; None in Step Functions' own integrations."""
+    return getattr(_running, "function", None)
+
+
 def register(function_name: str, handler: Handler, context: LambdaContext) -> None:
     _handlers[function_name] = (handler, context)
 
@@ -84,7 +105,8 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     handler, context = entry
     payload = json.loads(event) if isinstance(event, (str, bytes)) else (event or {})
     started = time.perf_counter()
-    result, errored = invoke(handler, payload, context.fresh())
+    with running(self.function_name):
+        result, errored = invoke(handler, payload, context.fresh())
     report(self.function_name, payload, errored, time.perf_counter() - started)
     return result, errored, ""
 

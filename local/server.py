@@ -27,6 +27,7 @@ from moto.server import ThreadedMotoServer
 
 from .comprehend import StandIn
 from .stack import OfflineStack
+from .template import parameter_overrides
 
 HOST = "127.0.0.1"
 
@@ -54,11 +55,12 @@ def free_port() -> int:
 class LocalService:
     """The offline stack plus its two HTTP faces and an execution watcher."""
 
-    def __init__(self, port: int = 3000, aws_port: int = 5055, stand_in: StandIn | None = None, say: Callable[[str], None] = print):
+    def __init__(self, port: int = 3000, aws_port: int = 5055, stand_in: StandIn | None = None, say: Callable[[str], None] = print, parameters: dict[str, str] | None = None):
         self.port = port
         self.aws_port = aws_port
         self.say = say
-        self.stack = OfflineStack(stand_in or StandIn.from_environment(), environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
+        stand_in = stand_in or StandIn.from_environment()
+        self.stack = OfflineStack(stand_in, parameters=parameters, environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
         self._stopping = threading.Event()
         self._function_locks: dict[str, threading.Lock] = {}
 
@@ -155,7 +157,8 @@ class LocalService:
 
 
 def serve(port: int | None = None, aws_port: int | None = None) -> None:
-    service = LocalService(int(port or os.environ.get("PORT", 3000)), int(aws_port or os.environ.get("AWS_PORT", 5055)))
+    overrides = parameter_overrides(os.environ.get("PARAMETER_OVERRIDES", ""))
+    service = LocalService(int(port or os.environ.get("PORT", 3000)), int(aws_port or os.environ.get("AWS_PORT", 5055)), parameters=overrides)
     service.start()
     service.say(f"Snowflake sentiment service on {service.url}/sentiment (POST and GET)")
     service.say(f"Emulated AWS on {service.aws_url}: aws --endpoint-url {service.aws_url} stepfunctions list-executions --state-machine-arn {service.stack.state_machine_arn}")

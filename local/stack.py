@@ -90,6 +90,16 @@ def serialize_dynamodb(faults: Callable[[], DynamoFault | None], listener: Calla
     return undo
 
 
+UNLIMITED_REQUESTS_PER_SECOND = 1000
+"""The governor's rate offline when the stand-in has no quota: the template's largest."""
+
+
+def account_parameters(stand_in: comprehend.StandIn) -> dict[str, str]:
+    """The offline stack behaves like one account with the stand-in's quota: the governor's rate
+    is that quota (unlimited when it has none) unless the caller's parameters say otherwise."""
+    return {"ComprehendRequestsPerSecond": f"{stand_in.quota_rps or UNLIMITED_REQUESTS_PER_SECOND:g}"}
+
+
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -102,7 +112,7 @@ class OfflineStack:
 
     def __init__(self, stand_in: comprehend.StandIn | None = None, parameters: dict[str, str] | None = None, template_path: Path = TEMPLATE, environment: dict[str, str] | None = None):
         self.stand_in = stand_in or comprehend.StandIn()
-        self.template = Template(template_path, {"SnowflakeRoleArn": SNOWFLAKE_ROLE_ARN, **(parameters or {})})
+        self.template = Template(template_path, {"SnowflakeRoleArn": SNOWFLAKE_ROLE_ARN, **account_parameters(self.stand_in), **(parameters or {})})
         self.environment_overrides = environment or {}
         self.dynamodb_faults: DynamoFault | None = None
         """Set to fail DynamoDB calls, e.g. lambda action: "ProvisionedThroughputExceededException"."""
@@ -235,7 +245,8 @@ class OfflineStack:
         if len(json.dumps(event).encode("utf-8")) > LAMBDA_REQUEST_LIMIT:
             return gateway_answer(413, "Request Too Long")
         started = time.perf_counter()
-        response = handler(event, context.fresh())
+        with lambda_seam.running(route.function):
+            response = handler(event, context.fresh())
         lambda_seam.report(route.function, event, response.get("statusCode", 500) >= 500, time.perf_counter() - started)
         if len(json.dumps(response).encode("utf-8")) > LAMBDA_RESPONSE_LIMIT:
             return gateway_answer(502, "Internal server error")

@@ -43,6 +43,22 @@ class FunctionSpec:
     environment: dict[str, Any] = field(default_factory=dict)
 
 
+def parameter_overrides(text: str) -> dict[str, str]:
+    """Template parameter overrides written as `sam deploy --parameter-overrides` takes them:
+    `Key=Value Key2=Value2`, or `ParameterKey=Key,ParameterValue=Value ...`."""
+    overrides: dict[str, str] = {}
+    for item in text.split():
+        if item.startswith("ParameterKey="):
+            fields = dict(part.split("=", 1) for part in item.split(","))
+            overrides[fields["ParameterKey"]] = fields.get("ParameterValue", "")
+        elif "=" in item:
+            key, value = item.split("=", 1)
+            overrides[key] = value
+        else:
+            raise ValueError(f"parameter override {item!r} is not Key=Value")
+    return overrides
+
+
 class Template:
     def __init__(self, path: Path = TEMPLATE, parameter_overrides: dict[str, str] | None = None):
         text = path.read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import logging
 import time
 from dataclasses import dataclass
@@ -15,6 +16,13 @@ from botocore.exceptions import ClientError
 from local.comprehend import StandIn
 from local.snowflake import batch_body, poll, snowflake_headers
 from local.stack import OfflineStack, response_json
+from local.template import Template
+
+for _name, _value in Template().globals["Environment"]["Variables"].items():
+    if _name.startswith("POWERTOOLS_"):
+        os.environ.setdefault(_name, str(_value))
+"""Powertools reads its service name and metrics namespace when sentiment_service.observability is
+first imported, which a test module may do before any offline stack sets the template's environment."""
 
 
 @dataclass
@@ -36,7 +44,8 @@ class Snowflake:
         self.error_bodies: list[Any] = []
 
     def _outcome(self, response: dict, polls: int) -> Outcome:
-        outcome = Outcome(response["statusCode"], response_json(response), polls, response.get("headers") or {})
+        headers = {key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}
+        outcome = Outcome(response["statusCode"], response_json(response), polls, {**headers, **(response.get("headers") or {})})
         if outcome.status != 200:
             self.error_bodies.append(outcome.body)
         return outcome
@@ -139,3 +148,18 @@ def no_row_text_leaks(stack: OfflineStack, snowflake: Snowflake, capfd, caplog) 
 
 def stored_items(stack: OfflineStack) -> int:
     return stack.client("dynamodb").scan(TableName=stack.table_name, Select="COUNT")["Count"]
+
+
+class FakeClock:
+    """A clock a test moves by hand: `clock.now += 10`."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()

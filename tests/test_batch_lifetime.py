@@ -38,8 +38,8 @@ def test_a_batch_id_posted_again_after_expiry_is_answered_with_its_own_rows(snow
     headers = snowflake_headers()
     first = snowflake.run([row_text(index, "I love it, wonderful") for index in range(30)], headers)
     assert {value["Sentiment"] for _, value in first.body["data"]} == {"POSITIVE"}
-    later = storage.time.time() + settings().retention_seconds + 1
-    monkeypatch.setattr(storage.time, "time", lambda: later)
+    real, offset = storage.time.time, settings().retention_seconds + 1
+    monkeypatch.setattr(storage.time, "time", lambda: real() + offset)
     second = snowflake.run([row_text(index, "I hate it, awful") for index in range(30)], headers)
     assert second.status == 200
     assert {value["Sentiment"] for _, value in second.body["data"]} == {"NEGATIVE"}

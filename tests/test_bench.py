@@ -45,8 +45,12 @@ def test_cost_per_million_rows_follows_units_and_prices():
 
 
 def test_a_small_benchmark_writes_every_documented_field(tmp_path):
-    assert main(["--workloads", "40x2", "--quota-rps", "50", "--latency-ms", "5", "--baseline-budget-s", "10", "--out", str(tmp_path)]) == 0
+    assert main(["--workloads", "40x2", "--over-window", "30x3", "--quota-rps", "50", "--latency-ms", "5", "--baseline-budget-s", "10", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "latest.json").read_text())
+    (over,) = [entry for entry in report["workloads"] if entry.get("scenario") == "over_window"]
+    assert over["snowflake"]["answered_correctly"] == 3 and over["concurrent_batches"] == 3
+    assert {"describe_execution_calls_per_batch", "describe_execution_peak_per_second", "throttled_requests_per_call", "state_machine_retries"} <= set(over)
+    assert "Over the window" in (tmp_path / "summary.md").read_text()
     for design in ("ours", "baseline"):
         for name in REQUIRED:
             assert name in report[design], (design, name)

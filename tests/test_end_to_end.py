@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import random
 from unittest import mock
 
@@ -230,9 +231,11 @@ def test_a_batch_without_a_live_record_is_404_whatever_its_execution_says(stack)
 
 def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stand_in, monkeypatch):
     """A mapped chunk and a pooled one, throttled past the function's retries, and rows Comprehend refuses."""
+    from functions.analyze_chunks import app as analyze_chunks
     from sentiment_service import comprehend
 
     monkeypatch.setattr(comprehend, "BACKOFF_BUDGET_S", 0.0)
+    monkeypatch.setattr(analyze_chunks, "DEADLINE_MARGIN_SECONDS", 10**6)
     stand_in.throttle_next = 2
     stand_in.document_error = lambda text: ("INTERNAL_SERVER_ERROR", "failed") if "broken" in text else None
     texts = [row_text(index, "a broken sample sentence" if index % 7 == 0 else "Zebras quietly adore marmalade") for index in range(30)]
@@ -251,10 +254,13 @@ def test_history_events_per_iteration_match_the_bound_model(snowflake, stack):
     iterations = events.count("MapIterationStarted")
     assert iterations == 3, "80 texts: three full chunks in the Map, the last five pooled"
     start, end = events.index("MapStateStarted"), events.index("MapStateSucceeded")
-    assert (end - start - 1) / iterations == model.ITERATION_EVENTS + model.TASK_EVENTS
+    without_waiting = model.ITERATION_EVENTS + model.TASK_EVENTS + 2 * model.PASS_EVENTS
+    assert (end - start - 1) / iterations == without_waiting, "AnalyzeChunk, TurnLater and ChunksDone once each"
     assert len(events) == model.history_events_bound({"States": {}}, 0) + sum(
-        model.task_events({}) if state["Type"] == "Task" else model.PASS_EVENTS for state in model.DEFINITION["States"].values() if state["Type"] in ("Task", "Pass")
-    ) + model.MAP_EVENTS + iterations * (model.ITERATION_EVENTS + model.TASK_EVENTS)
+        model.task_events({}) if state["Type"] == "Task" else model.PASS_EVENTS
+        for name, state in model.DEFINITION["States"].items()
+        if state["Type"] in ("Task", "Pass", "Choice") and name not in ("ReleaseAdmission", "MarkBatchEnded")
+    ) + model.MAP_EVENTS + iterations * without_waiting, "every state of the path that succeeds, once"
 
 
 def test_execution_is_named_after_the_batch_id(snowflake, stack):
@@ -415,7 +421,7 @@ def test_a_repeated_post_stages_nothing_again(stack, monkeypatch):
 
 
 def test_polls_answer_from_the_batch_record_and_its_execution(stack):
-    from functions.poll_batch.app import poll_batch
+    from functions.poll_batch.app import DESCRIBE_EVERY_SECONDS, poll_batch
     from sentiment_service.storage import ResultsTable
     from sentiment_service.workflow import ExecutionState
 
@@ -429,17 +435,19 @@ def test_polls_answer_from_the_batch_record_and_its_execution(stack):
         def describe(self, name):
             return self.state if name == "execution" else None
 
+    period = DESCRIBE_EVERY_SECONDS
     table = recorded_batch(stack, "batch:1")
-    starting = poll_batch("batch:1", table, FixedWorkflow(None))
+    starting = poll_batch("batch:1", table, FixedWorkflow(None), now=time.time() + period)
     assert (starting.status, starting.body) == (202, {"status": "STARTING", "rows": 2})
     table.set_chunks_total("batch:1", 3)
     table.add_chunks_done("batch:1", 2)
-    running = poll_batch("batch:1", table, RecordedExecution(ExecutionState("RUNNING", None, None, None)))
+    running = poll_batch("batch:1", table, RecordedExecution(ExecutionState("RUNNING", None, None, None)), now=time.time() + 2 * period)
     assert (running.status, running.body) == (202, {"status": "RUNNING", "chunksDone": 2, "chunksTotal": 3})
     table.put_results("batch:1", [[0, None], [1, {"Sentiment": "POSITIVE"}]])
-    done = poll_batch("batch:1", table, RecordedExecution(ExecutionState("SUCCEEDED", {"rowCount": 2}, None, None)))
+    done = poll_batch("batch:1", table, RecordedExecution(ExecutionState("SUCCEEDED", {"rowCount": 2}, None, None)), now=time.time() + 3 * period)
     assert (done.status, done.body) == (200, {"data": [[0, None], [1, {"Sentiment": "POSITIVE"}]]})
-    odd = poll_batch("batch:1", table, RecordedExecution(ExecutionState("PAUSED", None, None, None)))
+    table = recorded_batch(stack, "batch:2")
+    odd = poll_batch("batch:2", table, RecordedExecution(ExecutionState("PAUSED", None, None, None)), now=time.time() + period)
     assert (odd.status, odd.body) == (500, {"message": "Sentiment batch is in an unexpected state PAUSED."})
 
 

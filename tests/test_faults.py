@@ -10,6 +10,7 @@ import pytest
 from conftest import aws_error, row_text, stored_items
 from local.comprehend import lexicon_sentiment
 from local.snowflake import snowflake_headers
+from functions.poll_batch.app import DESCRIBE_EVERY_SECONDS
 from sentiment_service import storage
 from sentiment_service.workflow import Workflow
 
@@ -81,9 +82,10 @@ def test_describe_execution_throttled_answers_429(snowflake):
     headers = snowflake_headers()
     snowflake.post([row_text(0)], headers)
     throttled = aws_error("ThrottlingException", "DescribeExecution")
-    with mock.patch.object(Workflow, "describe", side_effect=throttled):
-        assert snowflake.get(headers).status == 429
-    assert_complete(snowflake.wait(headers), [row_text(0)])
+    with later(DESCRIBE_EVERY_SECONDS):
+        with mock.patch.object(Workflow, "describe", side_effect=throttled):
+            assert snowflake.get(headers).status == 429, "a GET whose turn it is to describe the execution"
+        assert_complete(snowflake.wait(headers), [row_text(0)])
 
 
 def test_a_crash_after_staging_is_recovered_by_snowflakes_retry(snowflake, stack):

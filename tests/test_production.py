@@ -44,11 +44,11 @@ def grants(name: str) -> dict[str, set[str]]:
 
 TABLE = {"<ResultsTable.Arn>"}
 EXPECTED_GRANTS = {
-    "StartBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:BatchWriteItem": TABLE, "states:StartExecution": {"<SentimentStateMachine>"}},
-    "PollBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "states:DescribeExecution": {"arn:aws:states:us-east-1:111122223333:execution:<SentimentStateMachine.Name>:*"}},
-    "PlanChunksFunction": {"dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:PutItem": TABLE},
+    "StartBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:BatchWriteItem": TABLE, "states:StartExecution": {"<SentimentStateMachine>"}},
+    "PollBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "states:DescribeExecution": {"arn:aws:states:us-east-1:111122223333:execution:<SentimentStateMachine.Name>:*"}},
+    "PlanChunksFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:PutItem": TABLE},
     "AnalyzeChunksFunction": {"dynamodb:Query": TABLE, "dynamodb:GetItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "comprehend:BatchDetectSentiment": {"*"}},
-    "AssembleResultsFunction": {"dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE},
+    "AssembleResultsFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE},
 }
 LOG_DELIVERY = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
 
@@ -67,6 +67,8 @@ def test_functions_use_no_broad_sam_policy_templates():
 def test_the_state_machine_invokes_only_its_three_functions():
     allowed = grants("SentimentStateMachine")
     assert allowed.pop("lambda:InvokeFunction") == {"<PlanChunksFunction.Arn>", "<AnalyzeChunksFunction.Arn>", "<AssembleResultsFunction.Arn>"}
+    assert allowed.pop("dynamodb:DeleteItem") == TABLE, "ReleaseAdmission, on the failure path"
+    assert allowed.pop("dynamodb:UpdateItem") == TABLE, "MarkBatchEnded, on the failure path"
     assert set(allowed) == LOG_DELIVERY, "only CloudWatch Logs delivery, which has no resource-level permissions"
     assert all(resources == {"*"} for resources in allowed.values())
 

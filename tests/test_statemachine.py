@@ -1,9 +1,12 @@
 """The state machine definition: its retries, its error names, and its history bound."""
 
 import json
+
+import botocore.session
 from pathlib import Path
 
-from sentiment_service import comprehend, pool, storage
+from functions.analyze_chunks.app import MAX_WAITS_HANDED_BACK
+from sentiment_service import comprehend, governor, pool, storage
 from sentiment_service.chunking import MAX_WORK_ITEMS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +17,9 @@ HISTORY_LIMIT = 25_000
 # a Task: Entered, Scheduled, Started, Succeeded, Exited; each retry adds Failed, Scheduled, Started.
 TASK_EVENTS, RETRY_EVENTS = 5, 3
 PASS_EVENTS, MAP_EVENTS, ITERATION_EVENTS, EXECUTION_EVENTS = 2, 4, 2, 2
+"""Pass, Choice, Wait and Succeed states record Entered and Exited, like PASS_EVENTS."""
+ITERATION_ROUNDS = 1 + MAX_WAITS_HANDED_BACK
+"""Times a work item enters AnalyzeChunk: once, and once after each Wait state it is granted."""
 
 
 def retries(state: dict) -> int:
@@ -30,13 +36,14 @@ def history_events_bound(definition: dict, iterations: int) -> int:
     for state in definition["States"].values():
         if state["Type"] == "Task":
             total += task_events(state)
-        elif state["Type"] == "Pass":
+        elif state["Type"] in ("Pass", "Choice", "Wait"):
             total += PASS_EVENTS
         elif state["Type"] == "Fail":
             total += 1
         elif state["Type"] == "Map":
             inner = state["ItemProcessor"]["States"]
-            per_iteration = ITERATION_EVENTS + sum(task_events(s) if s["Type"] == "Task" else PASS_EVENTS for s in inner.values())
+            entries = {"Task": ITERATION_ROUNDS, "Choice": ITERATION_ROUNDS, "Wait": ITERATION_ROUNDS - 1}
+            per_iteration = ITERATION_EVENTS + sum(entries.get(s["Type"], 1) * (task_events(s) if s["Type"] == "Task" else PASS_EVENTS) for s in inner.values())
             total += MAP_EVENTS + iterations * per_iteration
     return total
 
@@ -67,10 +74,14 @@ def test_every_retry_backs_off_exponentially_with_full_jitter():
 
 
 def test_retried_error_names_are_exceptions_the_functions_raise():
-    ours = {name for module in (comprehend, storage, pool) for name, value in vars(module).items() if isinstance(value, type) and issubclass(value, Exception)}
+    ours = {name for module in (comprehend, storage, pool, governor) for name, value in vars(module).items() if isinstance(value, type) and issubclass(value, Exception)}
     named = {error for _, state in all_states(DEFINITION["States"]) for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
-    custom = {error for error in named if not error.startswith(("States.", "Lambda."))}
+    integration = {error for error in named if error.startswith("DynamoDB.")}
+    custom = {error for error in named if not error.startswith(("States.", "Lambda.", "DynamoDB."))}
     assert custom <= ours, custom - ours
+    dynamodb = botocore.session.get_session().get_service_model("dynamodb")
+    modelled = {f"DynamoDB.{name}" for name in dynamodb.shape_names if dynamodb.shape_for(name).metadata.get("exception")}
+    assert integration <= modelled, f"Step Functions names a DynamoDB task's errors after the service's exceptions: {integration - modelled}"
     assert {"ComprehendThrottled", "ComprehendUnavailable", "StorageThrottled"} <= custom
 
 
@@ -79,8 +90,19 @@ def test_permanent_comprehend_errors_are_not_retried():
     assert not named & {"ComprehendRejected", "ComprehendContractError", "States.ALL", "States.TaskFailed"}
 
 
-def test_every_failure_path_ends_in_the_named_fail_state():
+def test_every_failure_path_gives_back_the_admission_and_ends_in_the_named_fail_state():
     for name, state in DEFINITION["States"].items():
-        if state["Type"] in ("Task", "Map"):
-            assert [catch["Next"] for catch in state["Catch"]] == ["BatchFailed"], name
+        if state["Type"] in ("Task", "Map") and name not in ("ReleaseAdmission", "MarkBatchEnded"):
+            assert [catch["Next"] for catch in state["Catch"]] == ["ReleaseAdmission"], name
+    release, mark = DEFINITION["States"]["ReleaseAdmission"], DEFINITION["States"]["MarkBatchEnded"]
+    assert release["Next"] == "MarkBatchEnded" and [catch["Next"] for catch in release["Catch"]] == ["MarkBatchEnded"]
+    assert mark["Next"] == "BatchFailed" and [catch["Next"] for catch in mark["Catch"]] == ["BatchFailed"]
+    assert release["Catch"][0]["ResultPath"] is None and mark["Catch"][0]["ResultPath"] is None, "the batch's own failure is what Snowflake is shown"
     assert DEFINITION["States"]["BatchFailed"]["Type"] == "Fail"
+
+
+def test_a_work_item_waits_for_its_turn_in_step_functions_at_most_the_bounded_times():
+    inner = DEFINITION["States"]["AnalyzeChunks"]["ItemProcessor"]["States"]
+    assert inner["WaitForTurn"]["Next"] == "AnalyzeChunk" and inner["AnalyzeChunk"]["Next"] == "TurnLater"
+    assert [choice["Next"] for choice in inner["TurnLater"]["Choices"]] == ["WaitForTurn"]
+    assert MAX_WAITS_HANDED_BACK == ITERATION_ROUNDS - 1 >= 1

@@ -7,29 +7,59 @@ are skipped, so a retried iteration never pays Comprehend twice for the same chu
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service.comprehend import detect_sentiment
+from sentiment_service.governor import GovernedClient, TurnLater, Turns
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.pool import settle_pooled_chunk
-from sentiment_service.settings import client, results_table
+from sentiment_service.settings import client, governor, results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
 
-def analyze_work_item(batch_id: str, first_chunk: int, chunk_count: int, language: str, table: ResultsTable, comprehend: Any) -> dict:
+def analyze_work_item(
+    batch_id: str, first_chunk: int, chunk_count: int, language: str, table: ResultsTable, comprehend: Any, turns: Turns | None = None, throttled_until: float | None = None
+) -> dict:
+    """Send the item's chunks not stored yet, each at its turn; when the next turn is far off,
+    return how long Step Functions should wait and the slot kept for this item."""
+    turns = turns or Turns(None)
     done = table.analysed_chunks(batch_id, first_chunk, chunk_count)
     pending = [index for index in range(first_chunk, first_chunk + chunk_count) if index not in done]
+    outcome = {"chunksAlreadyDone": len(done), "chunksAnalysed": 0, "waitSeconds": 0, "slot": 0}
     if pending:
         chunks = table.read_chunks(batch_id, first_chunk, chunk_count)
+        governed = GovernedClient(comprehend, turns)
         for index in pending:
-            values = detect_sentiment(comprehend, chunks[index], language, on_throttle=count_throttle)
+            try:
+                values = detect_sentiment(governed, chunks[index], language, on_throttle=count_throttle, throttled_until=throttled_until)
+            except TurnLater as later:
+                metrics.add_metric(name="QuotaWaitsHandedBack", unit="Count", value=1)
+                outcome.update(waitSeconds=max(1, math.floor(later.wait_seconds - WAKE_EARLY_SECONDS)), slot=later.slot)
+                break
             if table.put_analysis(batch_id, index, values):
                 table.add_chunks_done(batch_id, 1)
             count_calls(1, len(values))
-    return {"chunksAnalysed": len(pending), "chunksAlreadyDone": len(done)}
+            outcome["chunksAnalysed"] += 1
+    if turns.slept_seconds:
+        metrics.add_metric(name="QuotaSleepSeconds", unit="Seconds", value=round(turns.slept_seconds, 3))
+    return outcome
+
+
+WAKE_EARLY_SECONDS = 1.0
+"""A Wait state ends a little before the kept slot; the function sleeps the rest."""
+
+MAX_WAITS_HANDED_BACK = 1
+"""Wait states per work item: after one, the item sleeps in the function for every later turn,
+which keeps the execution's history bounded (tests/test_statemachine.py)."""
+
+DEADLINE_MARGIN_SECONDS = 45
+"""Throttled calls are retried until this long before the function's timeout: room for the
+last call (30 s read timeout) and storing its values."""
 
 
 def analyze_pooled_chunk(batch_id: str, pooled_chunk: int | None, language: str, table: ResultsTable, comprehend: Any) -> dict:
@@ -58,8 +88,13 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         table = results_table("worker")
         comprehend = client("comprehend", "comprehend")
         if "pooledChunk" in event:
-            outcome = analyze_pooled_chunk(event["batchId"], event["pooledChunk"], event["language"], table, comprehend)
+            governed = GovernedClient(comprehend, Turns(governor(), may_hand_back=False))
+            outcome = analyze_pooled_chunk(event["batchId"], event["pooledChunk"], event["language"], table, governed)
         else:
-            outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], event["language"], table, comprehend)
+            waits = int(event.get("waits", 0))
+            turns = Turns(governor(), held=float(event.get("slot") or 0) or None, may_hand_back=waits < MAX_WAITS_HANDED_BACK)
+            throttled_until = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
+            outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], event["language"], table, comprehend, turns, throttled_until)
+            outcome["waits"] = waits + (1 if outcome["waitSeconds"] else 0)
     logger.info("chunks analysed", extra=outcome)
     return outcome

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service import api, storage
-from sentiment_service.chunking import normalize_argument
+from sentiment_service.admission import Admission, calls_needed
+from sentiment_service.chunking import MAX_DOCUMENTS_PER_CHUNK, normalize_argument
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.protocol import Answer, BatchRequest, parse_batch_request, rejection
-from sentiment_service.settings import results_table, settings, workflow
+from sentiment_service.settings import admission_control, results_table, settings, workflow
 from sentiment_service.storage import BatchRecord, ResultsTable
 from sentiment_service.workflow import Workflow, execution_name
 
@@ -27,17 +30,25 @@ def execution_input(record: BatchRecord, language: str) -> dict:
     }
 
 
-def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, language: str) -> Answer:
+def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, language: str, admission: Admission | None = None) -> Answer:
     """Stage and start a batch exactly once, however often Snowflake posts it.
 
     A batch with nothing for Comprehend (no rows, or only NULL, blank or non-text rows) is
-    answered at once with 200: Snowflake accepts a synchronous answer to any POST.
+    answered at once with 200: Snowflake accepts a synchronous answer to any POST. A new batch
+    the window has no room for is answered 429 before anything is stored.
     """
     staged = [[number, normalize_argument(value)] for number, value in request.rows]
     if not any(isinstance(value, str) for _, value in staged):
         metrics.add_metric(name="BatchesAnsweredAtOnce", unit="Count", value=1)
         return Answer(200, {"data": staged})
     record = table.get_batch(request.batch_id)
+    if record is None and admission is not None:
+        texts = {value for _, value in staged if isinstance(value, str)}
+        decision = admission.admit(request.batch_id, calls_needed(len(texts), MAX_DOCUMENTS_PER_CHUNK))
+        if not decision.admitted:
+            metrics.add_metric(name="BatchesRefused", unit="Count", value=1)
+            message = f"The sentiment service has admitted all the Comprehend calls it can answer within {admission.window_seconds:.0f} s; Snowflake retries this batch."
+            return Answer(429, {"message": message}, {"Retry-After": str(decision.retry_after_seconds)})
     if record is None:
         fingerprint = request.fingerprint
         staging = storage.staging_id(fingerprint)
@@ -52,7 +63,7 @@ def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, lan
         return rejection(409, "This batch id was already posted with different rows; the first batch is kept.")
     if record.status != storage.STATUS_STARTED:
         flow.start(record.execution_name, execution_input(record, language))
-        table.mark_started(record.batch_id)
+        table.mark_started(record.batch_id, time.time())
         metrics.add_metric(name="BatchesStarted", unit="Count", value=1)
     logger.info("batch accepted", extra={"execution": record.execution_name, "rows": record.row_count})
     return Answer(202, {"status": "ACCEPTED", "rows": record.row_count, "execution": record.execution_name})
@@ -63,7 +74,7 @@ def post_sentiment():
     event = app.current_event
     request = parse_batch_request(event.headers, event.body, is_base64=event.is_base64_encoded)
     logger.set_correlation_id(request.batch_id)
-    return api.respond(accept_batch(request, results_table(), workflow(), settings().language_code))
+    return api.respond(accept_batch(request, results_table(), workflow(), settings().language_code, admission_control()))
 
 
 @lambda_entry()

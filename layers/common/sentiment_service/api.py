@@ -11,6 +11,7 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .admission import AdmissionContended
 from .errors import Kind, error_code, kind_of, operation_of
 from .observability import logger, metrics
 from .protocol import LAMBDA_PAYLOAD_BYTES, Answer, RequestRejected, rejection
@@ -31,7 +32,7 @@ def within_payload_limit(response: dict) -> dict:
 
 
 def respond(answer: Answer) -> Response:
-    return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.text)
+    return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.text, headers=dict(answer.headers))
 
 
 def aws_error_answer(error: Exception) -> Answer:
@@ -56,6 +57,11 @@ def resolver() -> APIGatewayRestResolver:
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
         logger.info("request rejected", extra={"status": error.status, "reason": error.message})
         return respond(rejection(error.status, error.message))
+
+    @app.exception_handler(AdmissionContended)
+    def contended(error: AdmissionContended) -> Response:
+        metrics.add_metric(name="AdmissionsContended", unit="Count", value=1)
+        return respond(Answer(429, {"message": "Many batches arrived at once; Snowflake retries this batch."}, {"Retry-After": "1"}))
 
     @app.exception_handler([ClientError, BotoCoreError, StorageThrottled])
     def aws_failed(error: Exception) -> Response:

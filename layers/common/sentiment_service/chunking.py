@@ -18,7 +18,7 @@ from typing import Any, Union
 
 MAX_DOCUMENTS_PER_CHUNK = 25
 MAX_DOCUMENT_BYTES = 5000
-MAX_WORK_ITEMS = 500
+MAX_WORK_ITEMS = 300
 """Map iterations per execution; see `history_events_bound` in tests/test_statemachine.py."""
 
 SUPPORTED_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "ar", "hi", "ja", "ko", "zh", "zh-TW")

@@ -71,9 +71,19 @@ quarter of a state transition. The client itself does not retry (settings.py).""
 
 
 def detect_sentiment(
-    client: Any, texts: list[str], language: str, sleep: Callable[[float], None] = time.sleep, on_throttle: Callable[[], None] = lambda: None
+    client: Any,
+    texts: list[str],
+    language: str,
+    sleep: Callable[[float], None] = time.sleep,
+    on_throttle: Callable[[], None] = lambda: None,
+    throttled_until: float | None = None,
 ) -> list[dict]:
-    """One BatchDetectSentiment call, retried briefly; the value for each text, in the order sent."""
+    """One BatchDetectSentiment call, retried briefly; the value for each text, in the order sent.
+
+    With `throttled_until` (a time.monotonic() deadline; the client is then governed, so every
+    attempt waits for a turn of its own), a throttled call is tried again until that deadline
+    rather than for BACKOFF_BUDGET_S: throttling by other callers becomes waiting, not failure.
+    """
     deadline = time.monotonic() + BACKOFF_BUDGET_S
     attempt = 0
     while True:
@@ -86,6 +96,10 @@ def detect_sentiment(
             failure = ComprehendUnavailable(f"Could not reach Amazon Comprehend ({type(error).__name__}).")
         if isinstance(failure, ComprehendThrottled):
             on_throttle()
+            if throttled_until is not None:
+                if time.monotonic() > throttled_until:
+                    raise failure
+                continue
         wait = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(attempt, 10)))
         if isinstance(failure, ComprehendRejected) or time.monotonic() + wait > deadline:
             raise failure

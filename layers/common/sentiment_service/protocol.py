@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Mapping
 
@@ -211,6 +211,7 @@ class Answer:
 
     status: int
     body: dict
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def text(self) -> str:

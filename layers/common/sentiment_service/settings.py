@@ -14,6 +14,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from .admission import Admission
+from .governor import Governor
 from .storage import ResultsTable
 from .workflow import Workflow
 
@@ -24,6 +26,10 @@ class Settings:
     state_machine_arn: str
     language_code: str
     retention_seconds: int
+    comprehend_requests_per_second: float
+    """The governor's rate (ComprehendRequestsPerSecond); 0 leaves calls ungoverned."""
+    admission_window_seconds: float
+    """AdmissionWindowSeconds; 0 admits every batch."""
 
 
 def settings() -> Settings:
@@ -32,6 +38,8 @@ def settings() -> Settings:
         state_machine_arn=os.environ.get("STATE_MACHINE_ARN", ""),
         language_code=os.environ.get("LANGUAGE_CODE", "en"),
         retention_seconds=int(float(os.environ.get("RETENTION_HOURS", "24")) * 3600),
+        comprehend_requests_per_second=float(os.environ.get("COMPREHEND_REQUESTS_PER_SECOND", "0")),
+        admission_window_seconds=float(os.environ.get("ADMISSION_WINDOW_SECONDS", "0")),
     )
 
 
@@ -72,3 +80,19 @@ def results_table(purpose: str = "api") -> ResultsTable:
 def workflow() -> Workflow:
     """The state machine of this deployment, through this thread's Step Functions client."""
     return Workflow(client("stepfunctions"), settings().state_machine_arn)
+
+
+def governor() -> Governor | None:
+    """This deployment's governor of Comprehend requests, through this thread's DynamoDB client."""
+    config = settings()
+    if config.comprehend_requests_per_second <= 0:
+        return None
+    return Governor(client("dynamodb", "worker"), config.table_name, config.comprehend_requests_per_second)
+
+
+def admission_control(purpose: str = "api") -> Admission | None:
+    """This deployment's admission control of batches, or None when it admits everything."""
+    config = settings()
+    if config.comprehend_requests_per_second <= 0 or config.admission_window_seconds <= 0:
+        return None
+    return Admission(client("dynamodb", purpose), config.table_name, config.comprehend_requests_per_second, config.admission_window_seconds)

@@ -1,7 +1,14 @@
 """The results table: one partition per batch, every item expiring with the batch.
 
     pk = batch id, sk =
-      meta               the batch record: ids, counts, status, progress, expiry
+      meta               the batch record: ids, counts, progress, expiry, and
+                           status          STAGED (rows stored) -> STARTED (execution started)
+                                           -> ENDED (AssembleResults stored the answer, or the
+                                              workflow's failure path, MarkBatchEnded, ran)
+                           turnAt          when the batch's block of Comprehend calls starts (governor.py)
+                           describedAt     when a GET last asked DescribeExecution (functions/poll_batch)
+                           executionStatus the execution's closing status, once a GET saw it,
+                           failure         and for a failed one the sentence Snowflake shows
       input#F#NNNNN      staged rows (F: the body's fingerprint), compressed JSON pages of [row_number, value]
       chunk#NNNNNN       the texts one Comprehend call sends
       analysis#NNNNNN    that call's values, by position in the chunk
@@ -27,6 +34,7 @@ Items expire through TTL; since TTL deletes lazily, readers ignore expired items
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 import zlib
@@ -48,6 +56,7 @@ MAX_PAGE_BYTES = 300_000
 
 STATUS_STAGED = "STAGED"
 STATUS_STARTED = "STARTED"
+STATUS_ENDED = "ENDED"
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,10 @@ class BatchRecord:
     expires_at: int
     chunks_total: int | None = None
     chunks_done: int = 0
+    described_at: float = 0.0
+    turn_at: float | None = None
+    execution_status: str | None = None
+    failure: str | None = None
 
     def is_expired(self, now: float) -> bool:
         return self.expires_at <= now
@@ -196,6 +209,10 @@ class ResultsTable:
             expires_at=int(item["expiresAt"]["N"]),
             chunks_total=int(item["chunksTotal"]["N"]) if "chunksTotal" in item else None,
             chunks_done=int(item.get("chunksDone", {"N": "0"})["N"]),
+            described_at=float(item.get("describedAt", {"N": "0"})["N"]),
+            turn_at=float(item["turnAt"]["N"]) if "turnAt" in item else None,
+            execution_status=item.get("executionStatus", {}).get("S"),
+            failure=item.get("failure", {}).get("S"),
         )
         return record if expired_too or not record.is_expired(time.time()) else None
 
@@ -216,13 +233,61 @@ class ResultsTable:
     def new_record(self, batch_id: str, execution_name: str, query_id: str, fingerprint: str, row_count: int, input_pages: int, expires_at: int) -> BatchRecord:
         return BatchRecord(batch_id, execution_name, query_id, fingerprint, row_count, input_pages, STATUS_STAGED, expires_at)
 
-    def mark_started(self, batch_id: str) -> None:
+    def mark_started(self, batch_id: str, now: float) -> None:
+        """The execution is started; its first DescribeExecution is due a poll period from now."""
         self.client.update_item(
             TableName=self.name,
             Key=_key(batch_id, META),
-            UpdateExpression="SET #status = :started",
+            UpdateExpression="SET #status = :started, describedAt = :now",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":started": {"S": STATUS_STARTED}},
+            ExpressionAttributeValues={":started": {"S": STATUS_STARTED}, ":now": _moment(now)},
+        )
+
+    def keep_turn(self, batch_id: str, turn_at: float) -> float:
+        """Record when the batch's block starts, once: a retried PlanChunks gets the first booking."""
+        if self._write_if(
+            self.client.update_item,
+            Key=_key(batch_id, META),
+            UpdateExpression="SET turnAt = :turn",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(turnAt)",
+            ExpressionAttributeValues={":turn": _moment(turn_at)},
+        ):
+            return turn_at
+        record = self.get_batch(batch_id)
+        if record is None or record.turn_at is None:
+            raise StagedBatchMissing("The batch record is gone (expired or never written); the batch cannot be completed.")
+        return record.turn_at
+
+    def mark_ended(self, batch_id: str) -> None:
+        """The workflow has ended: the next GET confirms with DescribeExecution at once."""
+        self._write_if(
+            self.client.update_item,
+            Key=_key(batch_id, META),
+            UpdateExpression="SET #status = :ended",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":ended": {"S": STATUS_ENDED}},
+        )
+
+    def claim_describe(self, batch_id: str, last: float, now: float) -> bool:
+        """Take the turn to call DescribeExecution; False when another GET took it since `last`."""
+        return self._write_if(
+            self.client.update_item,
+            Key=_key(batch_id, META),
+            UpdateExpression="SET describedAt = :now",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(describedAt) OR describedAt = :last)",
+            ExpressionAttributeValues={":now": _moment(now), ":last": {"N": f"{last:.3f}"}},
+        )
+
+    def record_closed(self, batch_id: str, execution_status: str, failure: str | None) -> None:
+        """Keep the execution's closing status, so later GETs answer without DescribeExecution."""
+        values = {":status": {"S": execution_status}, **({":failure": {"S": failure}} if failure else {})}
+        self._write_if(
+            self.client.update_item,
+            Key=_key(batch_id, META),
+            UpdateExpression="SET executionStatus = :status" + (", failure = :failure" if failure else ""),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values,
         )
 
     def set_chunks_total(self, batch_id: str, chunks_total: int) -> None:
@@ -308,7 +373,7 @@ class ResultsTable:
             Key=pooled_key(language, entry.batch_id, entry.chunk),
             UpdateExpression="SET claimedBy = :owner, claimedUntil = :until",
             ConditionExpression="attribute_exists(sk) AND (attribute_not_exists(claimedBy) OR claimedBy = :owner OR claimedUntil <= :now)",
-            ExpressionAttributeValues={":owner": {"S": owner}, ":until": {"N": f"{until:.3f}"}, ":now": {"N": f"{now:.3f}"}},
+            ExpressionAttributeValues={":owner": {"S": owner}, ":until": {"N": f"{until:.3f}"}, ":now": _moment(now)},
         )
 
     def release_pooled_chunk(self, language: str, entry: PooledChunk, owner: str) -> None:
@@ -408,6 +473,11 @@ class ResultsTable:
 
 def _pooled(item: dict) -> PooledChunk:
     return PooledChunk(item["batchId"]["S"], int(item["chunk"]["N"]), int(item["documents"]["N"]), item.get("claimedBy", {}).get("S"), float(item.get("claimedUntil", {"N": "0"})["N"]))
+
+
+def _moment(seconds: float) -> dict:
+    """A time to the millisecond, truncated: never later than the moment it records."""
+    return {"N": f"{math.floor(seconds * 1000) / 1000:.3f}"}
 
 
 def _key(batch_id: str, sort_key: str) -> dict:
