@@ -283,7 +283,12 @@ def test_a_chunk_whose_pool_entry_expired_is_still_analysed_as_on_a_redrive(stac
 
 def test_a_batch_without_a_partial_chunk_pools_nothing(stack, table, comprehend, batches):
     plan = batches.stage("batch:1", texts_of(1, 50))
-    assert plan["pooledChunk"] is None and len(plan["workItems"]) == 2
+    assert {key: plan[key] for key in ("documentCount", "chunkCount", "workItems", "pooledChunk")} == {
+        "documentCount": 50,
+        "chunkCount": 2,
+        "workItems": [{"firstChunk": 0, "chunkCount": 1}, {"firstChunk": 1, "chunkCount": 1}],
+        "pooledChunk": None,
+    }
     assert pool_items(stack) == []
     assert batches.analyze_pooled_chunk("batch:1", None, "en", table, comprehend) == {"pooledChunk": None}
 
@@ -485,3 +490,12 @@ def test_a_chunk_whose_pool_entry_expired_still_takes_the_others_waiting(table, 
 
     settled = settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
     assert (settled.calls, settled.documents, settled.chunks_stored) == (1, 10, 2)
+
+
+def test_a_batch_whose_own_chunk_is_gone_fails_with_a_reason(stack, table, comprehend, batches):
+    from sentiment_service.storage import StagedBatchMissing
+
+    batches.stage("batch:1", texts_of(1, 3))
+    stack.client("dynamodb").delete_item(TableName=stack.table_name, Key={"pk": {"S": "batch:1"}, "sk": {"S": "chunk#000000"}})
+    with pytest.raises(StagedBatchMissing, match="^Chunks 0 to 0 of the batch are incomplete; they may have expired.$"):
+        settle_pooled_chunk("batch:1", 0, "en", table, comprehend)
