@@ -93,11 +93,18 @@ def serialize_dynamodb(faults: Callable[[], DynamoFault | None], listener: Calla
 UNLIMITED_REQUESTS_PER_SECOND = 1000
 """The governor's rate offline when the stand-in has no quota: the template's largest."""
 
+QUOTA_HEADROOM = 0.95
+"""The share of the quota the governor spends, as the README advises operators: calls leave a
+little after their slots, and a quota counted per second refuses a call that arrives less late
+than the one R slots before it. At the full quota 16 x 1,000 rows met 106 throttles (122.8 s);
+at 95%, 43 (117.0 s); at 90%, fewer still but a floor 11% higher."""
+
 
 def account_parameters(stand_in: comprehend.StandIn) -> dict[str, str]:
     """The offline stack behaves like one account with the stand-in's quota: the governor's rate
-    is that quota (unlimited when it has none) unless the caller's parameters say otherwise."""
-    return {"ComprehendRequestsPerSecond": f"{stand_in.quota_rps or UNLIMITED_REQUESTS_PER_SECOND:g}"}
+    is that quota less its headroom (unlimited when it has none) unless the caller says otherwise."""
+    rate = stand_in.quota_rps * QUOTA_HEADROOM if stand_in.quota_rps else UNLIMITED_REQUESTS_PER_SECOND
+    return {"ComprehendRequestsPerSecond": f"{rate:g}"}
 
 
 def _placeholder_zip() -> bytes:
