@@ -86,3 +86,21 @@ def test_a_real_batch_polled_fast_costs_a_few_describes(snowflake, stack, stand_
     outcome = snowflake.run([row_text(index, f"review {index}") for index in range(400)], headers)
     assert outcome.status == 200 and outcome.polls > 10
     assert len(calls) <= 3, f"{len(calls)} DescribeExecution calls for {outcome.polls} polls"
+
+
+def test_a_failed_batch_that_an_operator_redrives_is_answered_202_and_then_with_its_rows(stack):
+    start = time.time()
+    table = started_batch(stack, "batch:1", start)
+    flow = CountingWorkflow("FAILED")
+    failed = poll_batch("batch:1", table, flow, now=start + DESCRIBE_EVERY_SECONDS)
+    assert failed.status == 500
+    assert poll_batch("batch:1", table, flow, now=start + DESCRIBE_EVERY_SECONDS + 1).status == 500, "answered from the record"
+    assert flow.calls == 1
+    flow.status = "RUNNING"
+    redriven = poll_batch("batch:1", table, flow, now=start + 2 * DESCRIBE_EVERY_SECONDS + 1)
+    assert redriven.status == 202 and flow.calls == 2
+    table.put_results("batch:1", [[0, None], [1, {"Sentiment": "POSITIVE"}]])
+    table.mark_ended("batch:1")
+    flow.status = "SUCCEEDED"
+    done = poll_batch("batch:1", table, flow, now=start + 2 * DESCRIBE_EVERY_SECONDS + 1 + CONFIRM_EVERY_SECONDS)
+    assert done.status == 200 and done.body["data"][1][1] == {"Sentiment": "POSITIVE"}

@@ -30,22 +30,28 @@ whether the execution has closed."""
 
 
 def poll_batch(batch_id: str, table: ResultsTable, flow: Workflow, admission: Admission | None = None, now: float | None = None) -> Answer:
-    """The batch record names the execution of the rows that were posted; nothing else is answered."""
+    """The batch record names the execution of the rows that were posted; nothing else is answered.
+
+    A success is final. A failure is answered from the record but still looked at every period:
+    an operator may redrive the execution, and Snowflake then gets 202 and, in the end, the rows."""
     now = time.time() if now is None else now
     record = table.get_batch(batch_id, expired_too=True)
     if record is None:
         return rejection(404, "Unknown batch: it was never posted, or its results expired.")
     if record.is_expired(now):
         return rejection(410, EXPIRED)
-    if record.execution_status is not None:
+    if record.execution_status == SUCCEEDED:
         return closed_answer(record, record.execution_status, record.failure, table)
-    ended = record.status == STATUS_ENDED
-    due = record.described_at + (CONFIRM_EVERY_SECONDS if ended else DESCRIBE_EVERY_SECONDS)
+    failed = record.execution_status is not None
+    confirming = record.status == STATUS_ENDED and not failed
+    due = record.described_at + (CONFIRM_EVERY_SECONDS if confirming else DESCRIBE_EVERY_SECONDS)
     if now < due or not table.claim_describe(batch_id, record.described_at, now):
-        return progress(record)
+        return closed_answer(record, record.execution_status, record.failure, table) if failed else progress(record)
     state = flow.describe(record.execution_name)
     metrics.add_metric(name="ExecutionsDescribed", unit="Count", value=1)
     if state is None or state.status in IN_PROGRESS:
+        if failed:
+            table.reopen(batch_id)
         return progress(record, state.status if state else None)
     failure = None if state.status == SUCCEEDED else failure_message(state) if state.status in FAILED else f"Sentiment batch is in an unexpected state {state.status}."
     table.record_closed(batch_id, state.status, failure)

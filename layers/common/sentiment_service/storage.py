@@ -279,6 +279,17 @@ class ResultsTable:
             ExpressionAttributeValues={":now": _moment(now), ":last": {"N": f"{last:.3f}"}},
         )
 
+    def reopen(self, batch_id: str) -> None:
+        """The failed execution runs again (a redrive): forget its end until it ends anew."""
+        self._write_if(
+            self.client.update_item,
+            Key=_key(batch_id, META),
+            UpdateExpression="SET #status = :started REMOVE executionStatus, failure",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":started": {"S": STATUS_STARTED}},
+        )
+
     def record_closed(self, batch_id: str, execution_status: str, failure: str | None) -> None:
         """Keep the execution's closing status, so later GETs answer without DescribeExecution."""
         values = {":status": {"S": execution_status}, **({":failure": {"S": failure}} if failure else {})}
