@@ -55,7 +55,12 @@ def sleeps(monkeypatch) -> list[float]:
     from sentiment_service import storage
 
     waits: list[float] = []
-    monkeypatch.setattr(storage.random, "uniform", lambda low, high: high)
+
+    def full_jitter(low: float, high: float) -> float:
+        assert low == 0, "full jitter: any wait from none up to the bound"
+        return high
+
+    monkeypatch.setattr(storage.random, "uniform", full_jitter)
     monkeypatch.setattr(storage.time, "sleep", waits.append)
     return waits
 
