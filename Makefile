@@ -87,4 +87,4 @@ mutants:
 	[print(f"{path:38} {caught(codes):4} of {len(codes):4} caught ({100 * caught(codes) / len(codes):5.1f}%), {codes.count(0)} survived, {codes.count(33) + codes.count(5)} untested") for path, codes in runs.items() if codes]'
 
 clean:
-	rm -rf $(VENV) $(CHECKOV) .pytest_cache .aws-sam
+	rm -rf $(VENV) $(CHECKOV) .pytest_cache .aws-sam .mutmut
