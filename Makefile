@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: test lint unit demo local bench snowflake-sql clean mutants
+.PHONY: test lint unit demo local bench model snowflake-sql clean mutants
 
 # The tools install from hashed lock files (make lock), the whole set as listed: pip checks every
 # file's sha256 and builds no sdist (it would not hash-check an sdist's build dependencies);
@@ -61,6 +61,10 @@ local: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The discrete-event model of a whole Snowflake query at real quotas (bench/results/model.md).
+model: $(STAMP)
+	$(BIN)/python -m bench.model $(ARGS)
 
 snowflake-sql: $(STAMP)
 	$(BIN)/python -m local sql --stack $(STACK)

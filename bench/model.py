@@ -1,6 +1,6 @@
 """A discrete-event model of one Snowflake query against the service, at real AWS quotas.
 
-`python -m bench.model` plays a grid of queries (1 M and 10 M rows; warehouse concurrency 8, 64
+`make model` plays a grid of queries (1 M and 10 M rows; warehouse concurrency 8, 64
 and 512; Comprehend quotas of 10 and 100 requests/s) through two designs and writes
 bench/results/model.md:
 
@@ -876,7 +876,7 @@ def calibration_markdown(figures: dict[str, dict[str, Any]]) -> list[str]:
         "## Calibration: the over-window workload, model against `make bench`",
         "",
         "24 concurrent batches of 500 unique rows, stand-in quota R = 5 requests/s with the governor at 4.75, 100 ms calls, window 60 s, "
-        "AdmissionWindowSeconds 45 (`python -m bench.model --calibrate`; measured: bench/results/summary.md, the after design).",
+        "AdmissionWindowSeconds 45 (`make model ARGS=--calibrate`; measured: bench/results/summary.md, the after design).",
         "",
         "| figure | measured (after) | model, after | model, before |",
         "|---|---|---|---|",
@@ -932,7 +932,7 @@ def markdown(results: list[dict[str, Any]], elapsed_s: float, calibration: dict[
     lines = [
         "# Model: one Snowflake query at real quotas, before and after issue 11",
         "",
-        f"Written by `python -m bench.model` ({elapsed_s:.1f} s for {len(results)} runs); the assumptions are bench/model.py's docstring, repeated below. "
+        f"Written by `make model` ({elapsed_s:.1f} s for {len(results)} runs); the assumptions are bench/model.py's docstring, repeated below. "
         f"Prices {prices.REGION} as of {prices.PRICES_AS_OF}. Calls take 100-300 ms; Snowflake window 600 s; admission window 540 s; MapConcurrency 4; "
         "after, the governor at 95% of R and batches served in the order they were planned (blocks); "
         "DescribeExecution 300 burst, 15/s. A late or failed batch aborts a real query: `fate` says so, but the model plays on after lateness to count late batches.",
