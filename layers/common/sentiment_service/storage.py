@@ -58,6 +58,11 @@ STATUS_STAGED = "STAGED"
 STATUS_STARTED = "STARTED"
 STATUS_ENDED = "ENDED"
 
+RECORD_EXISTS = "attribute_exists(pk)"
+"""The clause of every update of a batch record after its POST: another batch's, or an expired
+one's, may be gone, and an update must not create a stray record."""
+RECORD_GONE = "The batch record is gone (expired or never written); the batch cannot be completed."
+
 
 @dataclass(frozen=True)
 class PooledChunk:
@@ -245,61 +250,31 @@ class ResultsTable:
 
     def keep_turn(self, batch_id: str, turn_at: float) -> float:
         """Record when the batch's block starts, once: a retried PlanChunks gets the first booking."""
-        if self._write_if(
-            self.client.update_item,
-            Key=_key(batch_id, META),
-            UpdateExpression="SET turnAt = :turn",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(turnAt)",
-            ExpressionAttributeValues={":turn": _moment(turn_at)},
-        ):
+        if self._update_record(batch_id, "SET turnAt = :turn", {":turn": _moment(turn_at)}, condition="attribute_not_exists(turnAt)"):
             return turn_at
         record = self.get_batch(batch_id)
         if record is None or record.turn_at is None:
-            raise StagedBatchMissing("The batch record is gone (expired or never written); the batch cannot be completed.")
+            raise StagedBatchMissing(RECORD_GONE)
         return record.turn_at
 
     def mark_ended(self, batch_id: str) -> None:
         """The workflow has ended: the next GET confirms with DescribeExecution at once."""
-        self._write_if(
-            self.client.update_item,
-            Key=_key(batch_id, META),
-            UpdateExpression="SET #status = :ended",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":ended": {"S": STATUS_ENDED}},
-        )
+        self._update_record(batch_id, "SET #status = :ended", {":ended": {"S": STATUS_ENDED}}, names={"#status": "status"})
 
     def claim_describe(self, batch_id: str, last: float, now: float) -> bool:
         """Take the turn to call DescribeExecution; False when another GET took it since `last`."""
-        return self._write_if(
-            self.client.update_item,
-            Key=_key(batch_id, META),
-            UpdateExpression="SET describedAt = :now",
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(describedAt) OR describedAt = :last)",
-            ExpressionAttributeValues={":now": _moment(now), ":last": {"N": f"{last:.3f}"}},
+        return self._update_record(
+            batch_id, "SET describedAt = :now", {":now": _moment(now), ":last": {"N": f"{last:.3f}"}}, condition="attribute_not_exists(describedAt) OR describedAt = :last"
         )
 
     def reopen(self, batch_id: str) -> None:
         """The failed execution runs again (a redrive): forget its end until it ends anew."""
-        self._write_if(
-            self.client.update_item,
-            Key=_key(batch_id, META),
-            UpdateExpression="SET #status = :started REMOVE executionStatus, failure",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":started": {"S": STATUS_STARTED}},
-        )
+        self._update_record(batch_id, "SET #status = :started REMOVE executionStatus, failure", {":started": {"S": STATUS_STARTED}}, names={"#status": "status"})
 
     def record_closed(self, batch_id: str, execution_status: str, failure: str | None) -> None:
         """Keep the execution's closing status, so later GETs answer without DescribeExecution."""
         values = {":status": {"S": execution_status}, **({":failure": {"S": failure}} if failure else {})}
-        self._write_if(
-            self.client.update_item,
-            Key=_key(batch_id, META),
-            UpdateExpression="SET executionStatus = :status" + (", failure = :failure" if failure else ""),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=values,
-        )
+        self._update_record(batch_id, "SET executionStatus = :status" + (", failure = :failure" if failure else ""), values)
 
     def set_chunks_total(self, batch_id: str, chunks_total: int) -> None:
         self.client.update_item(
@@ -311,13 +286,7 @@ class ResultsTable:
 
     def add_chunks_done(self, batch_id: str, count: int) -> None:
         """Count progress on a live batch record; never create one (another batch's may be gone)."""
-        self._write_if(
-            self.client.update_item,
-            Key=_key(batch_id, META),
-            UpdateExpression="ADD chunksDone :count",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":count": {"N": str(count)}},
-        )
+        self._update_record(batch_id, "ADD chunksDone :count", {":count": {"N": str(count)}})
 
     # -- pages and chunks -------------------------------------------------------------
 
@@ -418,10 +387,23 @@ class ResultsTable:
 
     # -- plumbing ---------------------------------------------------------------------
 
+    def _update_record(self, batch_id: str, update: str, values: dict, *, condition: str | None = None, names: dict | None = None) -> bool:
+        """Update the batch record only while it exists (never create a stray one), and only if
+        `condition` holds too; False when either does not."""
+        request: dict[str, Any] = {
+            "Key": _key(batch_id, META),
+            "UpdateExpression": update,
+            "ConditionExpression": RECORD_EXISTS if condition is None else f"{RECORD_EXISTS} AND ({condition})",
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        return self._write_if(self.client.update_item, **request)
+
     def _live_expiry(self, batch_id: str) -> int:
         expires_at = self.batch_expiry(batch_id)
         if expires_at is None:
-            raise StagedBatchMissing("The batch record is gone (expired or never written); the batch cannot be completed.")
+            raise StagedBatchMissing(RECORD_GONE)
         return expires_at
 
     def _page_item(self, batch_id: str, sort_key: str, value: Any, expires_at: int) -> dict:
