@@ -3,7 +3,8 @@
 moto runs Lambda functions in Docker, which these machines lack, and without Docker only
 echoes the payload. Its narrowest seam is `LambdaFunction._invoke_lambda(self, event)`,
 which serves `lambda:invoke`, bare function ARNs in a Task state and plain Invoke calls,
-and returns `(payload_json, errored, logs)`. This module is the one place that patches it;
+and returns `(payload_json, errored, logs)`. This module is the one place that patches it (and
+the clients moto's Step Functions makes to call it);
 moto is pinned exactly in requirements-dev.txt and tests/test_offline_stack.py covers it.
 """
 
@@ -20,6 +21,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
+
+from sentiment_service.settings import container_clients
 
 Handler = Callable[[dict, Any], Any]
 
@@ -71,17 +76,28 @@ _listeners: list[Callable[[str, dict, bool, float], None]] = []
 
 
 _running = threading.local()
+_warm: dict[str, list[dict]] = {}
+"""Each function's idle containers, as the AWS clients each one made."""
+_warm_lock = threading.Lock()
 
 
 @contextmanager
 def running(function_name: str) -> Iterator[None]:
-    """Mark the calling thread as running `function_name`'s handler, as Lambda's process would be."""
+    """Run `function_name`'s handler on the calling thread in one of its containers, as Lambda would:
+    a warm one when one is idle, so the AWS clients it made are reused. Making a client costs a
+    cold start's CPU (~0.1-0.3 s); made per invocation offline, it stalled every thread of the process."""
+    with _warm_lock:
+        idle = _warm.setdefault(function_name, [])
+        clients = idle.pop() if idle else {}
     previous = getattr(_running, "function", None)
     _running.function = function_name
     try:
-        yield
+        with container_clients(clients):
+            yield
     finally:
         _running.function = previous
+        with _warm_lock:
+            idle.append(clients)
 
 
 def running_function() -> str | None:
@@ -117,13 +133,38 @@ def report(function_name: str, event: dict, errored: bool, seconds: float) -> No
         listener(function_name, event, errored, seconds)
 
 
+_engine_clients: dict[tuple, Any] = {}
+_engine_clients_lock = threading.Lock()
+
+
+def _engine_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's Step Functions makes a new boto3 client for every Lambda and DynamoDB task: ~0.1-0.3 s of
+    CPU under the GIL each, which stalled every emulated function. Step Functions itself costs our
+    functions nothing, so its clients are made once per region and service."""
+    key = (region, service, repr(state_credentials))
+    with _engine_clients_lock:
+        if key not in _engine_clients:
+            _engine_clients[key] = _original_engine_client(region, service, state_credentials)
+        return _engine_clients[key]
+
+
+_original_engine_client = lambda_eval_utils.boto_client_for
+_ENGINE_MODULES = (lambda_eval_utils, state_task_service_dynamodb)
+
+
 def install() -> Callable[[], None]:
     """Patch moto; returns the function that restores it and forgets the handlers."""
     LambdaFunction._invoke_lambda = _invoke_in_process
+    for module in _ENGINE_MODULES:
+        module.boto_client_for = _engine_client  # type: ignore[attr-defined]
 
     def uninstall() -> None:
         LambdaFunction._invoke_lambda = _original
+        for module in _ENGINE_MODULES:
+            module.boto_client_for = _original_engine_client  # type: ignore[attr-defined]
+        _engine_clients.clear()
         _handlers.clear()
         _listeners.clear()
+        _warm.clear()
 
     return uninstall

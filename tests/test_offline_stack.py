@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 
 import pytest
@@ -12,6 +13,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from local import lambda_seam
 from local.comprehend import StandIn
+from sentiment_service.settings import client
 
 
 def comprehend_error(stack, texts, language="en") -> str:
@@ -90,6 +92,27 @@ def test_lambda_seam_runs_registered_handlers_in_process(stack):
     assert failed["FunctionError"] == "Handled"
     report = json.loads(failed["Payload"].read())
     assert report["errorType"] == "ValueError" and report["errorMessage"] == "asked to fail"
+
+
+def test_lambda_seam_reuses_a_warm_containers_clients_and_gives_concurrent_invocations_their_own(stack):
+    seen: list[object] = []
+    inside = threading.Barrier(2)
+
+    def invocation(wait: bool) -> None:
+        with lambda_seam.running("WarmProbe"):
+            seen.append(client("dynamodb"))
+            if wait:
+                inside.wait(timeout=5)
+
+    invocation(False)
+    invocation(False)
+    assert seen[0] is seen[1], "a warm container's client is reused, as Lambda reuses it"
+    threads = [threading.Thread(target=invocation, args=(True,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen[2] is not seen[3] and seen[0] in seen[2:], "two invocations at once run in two containers"
 
 
 def test_the_deployed_definition_is_the_templates(stack):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import boto3
 from botocore.config import Config
@@ -57,13 +58,27 @@ _clients = threading.local()
 
 
 def client(service: str, purpose: str = "api") -> Any:
-    """A client per thread: one per Lambda container in AWS, one per concurrent invocation offline."""
+    """A client per thread: one per Lambda container in AWS, one per emulated container offline (local/lambda_seam.py)."""
     cache = _clients.__dict__.setdefault("cache", {})
     key = (service, purpose)
     if key not in cache:
         config = {"worker": _WORKER_CALL, "comprehend": _COMPREHEND_CALL}.get(purpose, _API_CALL)
         cache[key] = boto3.client(service, config=config)
     return cache[key]
+
+
+@contextmanager
+def container_clients(cache: dict) -> Iterator[None]:
+    """Use `cache` as the calling thread's clients meanwhile: offline, one emulated Lambda container's."""
+    previous = _clients.__dict__.get("cache")
+    _clients.cache = cache
+    try:
+        yield
+    finally:
+        if previous is None:
+            _clients.__dict__.pop("cache", None)
+        else:
+            _clients.cache = previous
 
 
 def reset_clients() -> None:
