@@ -8,6 +8,7 @@ from conftest import row_text
 from local.snowflake import snowflake_headers
 from sentiment_service import storage
 from sentiment_service.chunking import SUPPORTED_LANGUAGES
+from sentiment_service.pool import pooled_key
 from sentiment_service.protocol import MAX_HEADER_ID_BYTES
 from sentiment_service.settings import settings
 
@@ -58,10 +59,10 @@ def test_every_key_fits_dynamodb_for_the_longest_batch_id(character):
         storage.result_key(99_999),
     ]
     for sort_key in sort_keys:
-        assert len(storage._key(batch_id, sort_key)["pk"]["S"].encode()) <= DYNAMODB_PARTITION_KEY_BYTES
+        assert len(storage.item_key(batch_id, sort_key)["pk"]["S"].encode()) <= DYNAMODB_PARTITION_KEY_BYTES
         assert len(sort_key.encode()) <= DYNAMODB_SORT_KEY_BYTES
     for language in SUPPORTED_LANGUAGES:
-        key = storage.pooled_key(language, batch_id, MAX_CHUNK)
+        key = pooled_key(language, batch_id, MAX_CHUNK)
         assert len(key["pk"]["S"].encode()) <= DYNAMODB_PARTITION_KEY_BYTES
         assert len(key["sk"]["S"].encode()) <= DYNAMODB_SORT_KEY_BYTES
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import ROW_TEXT_MARKER, aws_error, row_text
 from local.comprehend import hashed_sentiment
 from sentiment_service.comprehend import ComprehendRejected, ComprehendThrottled
-from sentiment_service.pool import CLAIM_SECONDS, PooledChunkInFlight, settle_pooled_chunk
-from sentiment_service.storage import POOL, ResultsTable, staging_id
+from sentiment_service.pool import CLAIM_SECONDS, POOL, Pool, PooledChunkInFlight, settle_pooled_chunk
+from sentiment_service.storage import ResultsTable, staging_id
 
 ENTRY_ATTRIBUTES = {"pk", "sk", "batchId", "chunk", "documents", "expiresAt", "claimedBy", "claimedUntil"}
 
@@ -121,8 +121,8 @@ def test_pool_entries_hold_ids_and_counts_never_text(stack, table, batches):
 
 def test_a_chunk_another_call_holds_is_waited_for_not_sent_again(stack, stand_in, table, comprehend, batches):
     batches.stage("batch:1", texts_of(1, 4))
-    (entry,) = table.pooled_chunks("en", 10)
-    assert table.claim_pooled_chunk("en", entry, "batch:other", time.time(), time.time() + CLAIM_SECONDS)
+    (entry,) = Pool(table, "en").entries(10)
+    assert Pool(table, "en").claim(entry, "batch:other", time.time(), time.time() + CLAIM_SECONDS)
     clock = [time.time()]
     sleeps: list[float] = []
 
@@ -176,7 +176,7 @@ def test_a_text_comprehend_refuses_fails_only_its_own_batch(stack, table, compre
     assert (settled.calls, settled.documents, settled.chunks_stored, refusing.calls) == (1, 3, 1, 2), "the refused shared call is not counted"
     assert table.get_batch("batch:good").chunks_done == 1
     assert table.read_analysis("batch:good")[0] == values_of(texts_of(1, 3))
-    (entry,) = table.pooled_chunks("en", 10)
+    (entry,) = Pool(table, "en").entries(10)
     assert (entry.batch_id, entry.claimed_by) == ("batch:bad", None), "the other batch's chunk goes back to the pool"
 
     with pytest.raises(ComprehendRejected):
@@ -237,7 +237,7 @@ def test_once_its_own_chunk_is_stored_a_throttled_flush_hands_the_rest_back(monk
     monkeypatch.undo()
     assert table.is_analysed("batch:0", 0)
     assert settled.calls == 1
-    waiting = table.pooled_chunks("en", 10)
+    waiting = Pool(table, "en").entries(10)
     assert waiting and all(entry.claimed_by is None for entry in waiting)
     for number in range(1, 4):
         settle_pooled_chunk(f"batch:{number}", 0, "en", table, comprehend)
@@ -255,7 +255,7 @@ def test_a_later_call_failing_for_other_batches_texts_does_not_fail_the_flushing
 
     settled = settle_pooled_chunk("batch:0", 0, "en", table, FailingAfter(comprehend, 1, failure))
     assert settled.calls == 1 and table.is_analysed("batch:0", 0)
-    assert all(entry.claimed_by is None for entry in table.pooled_chunks("en", 10))
+    assert all(entry.claimed_by is None for entry in Pool(table, "en").entries(10))
 
 
 def test_a_waiting_chunk_whose_batch_is_gone_is_dropped(stack, table, comprehend, batches):
@@ -273,8 +273,8 @@ def test_a_waiting_chunk_whose_batch_is_gone_is_dropped(stack, table, comprehend
 
 def test_a_chunk_whose_pool_entry_expired_is_still_analysed_as_on_a_redrive(stack, stand_in, table, comprehend, batches):
     batches.stage("batch:1", texts_of(1, 6))
-    (entry,) = table.pooled_chunks("en", 10)
-    table.remove_pooled_chunk("en", entry)
+    (entry,) = Pool(table, "en").entries(10)
+    Pool(table, "en").remove(entry)
 
     settled = settle_pooled_chunk("batch:1", 0, "en", table, comprehend)
     assert (settled.calls, settled.chunks_stored, stand_in.answered) == (1, 1, 1)
@@ -324,9 +324,9 @@ def test_a_batch_whose_last_text_opens_the_second_call_gets_all_its_values(table
 def test_a_waiting_chunk_whose_claim_lapsed_is_sent_with_the_flushing_batchs(stand_in, table, comprehend, batches):
     batches.stage("batch:0", texts_of(0, 3))
     batches.stage("batch:1", texts_of(1, 4))
-    (entry,) = [entry for entry in table.pooled_chunks("en", 10) if entry.batch_id == "batch:1"]
+    (entry,) = [entry for entry in Pool(table, "en").entries(10) if entry.batch_id == "batch:1"]
     now = time.time()
-    assert table.claim_pooled_chunk("en", entry, "batch:1#died", now - CLAIM_SECONDS - 1, now - 1)
+    assert Pool(table, "en").claim(entry, "batch:1#died", now - CLAIM_SECONDS - 1, now - 1)
 
     settled = settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
     assert (settled.calls, settled.chunks_stored, stand_in.answered) == (1, 2, 1)
@@ -341,9 +341,9 @@ class OutlivingItsClaims:
         self.table, self.taken_over = table, taken_over
 
     def batch_detect_sentiment(self, TextList: list[str], LanguageCode: str) -> dict:
-        (entry,) = [entry for entry in self.table.pooled_chunks("en", 10) if entry.batch_id == self.taken_over]
+        (entry,) = [entry for entry in Pool(self.table, "en").entries(10) if entry.batch_id == self.taken_over]
         lapsed = time.time() + CLAIM_SECONDS + 1
-        assert self.table.claim_pooled_chunk("en", entry, f"{self.taken_over}#next", lapsed, lapsed + CLAIM_SECONDS)
+        assert Pool(self.table, "en").claim(entry, f"{self.taken_over}#next", lapsed, lapsed + CLAIM_SECONDS)
         raise RuntimeError("Task timed out")
 
 
@@ -353,7 +353,7 @@ def test_a_claim_taken_over_after_it_lapsed_stays_with_its_new_holder(table, bat
 
     with pytest.raises(RuntimeError):
         settle_pooled_chunk("batch:0", 0, "en", table, OutlivingItsClaims(table, "batch:1"))
-    claims = {entry.batch_id: entry.claimed_by for entry in table.pooled_chunks("en", 10)}
+    claims = {entry.batch_id: entry.claimed_by for entry in Pool(table, "en").entries(10)}
     assert claims == {"batch:0": None, "batch:1": "batch:1#next"}, "the dying call released only its own claims"
 
 
@@ -425,7 +425,7 @@ def test_a_flush_takes_waiting_chunks_up_to_250_documents(stack, table, comprehe
 
     settled = settle_pooled_chunk("batch:00", 0, "en", table, comprehend)
     assert (settled.calls, settled.documents, settled.chunks_stored) == (10, 250, 11)
-    (left,) = table.pooled_chunks("en", 10)
+    (left,) = Pool(table, "en").entries(10)
     assert (left.batch_id, left.claimed_by) == ("batch:11", None), "the chunk beyond 250 documents waits for the next flush"
 
 
@@ -434,11 +434,11 @@ def test_a_flush_reads_a_bounded_number_of_waiting_chunks(monkeypatch, table, co
 
     for number in range(4):
         batches.stage(f"batch:{number}", texts_of(number, 3))
-    assert len(table.pooled_chunks("en", 2)) == 2
+    assert len(Pool(table, "en").entries(2)) == 2
     monkeypatch.setattr(pool, "MAX_ENTRIES_READ", 2)
 
     settled = settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
-    assert settled.chunks_stored == 2 and len(table.pooled_chunks("en", 10)) == 2
+    assert settled.chunks_stored == 2 and len(Pool(table, "en").entries(10)) == 2
 
 
 @pytest.mark.parametrize("call_seconds, calls", [(75, 2), (76, 1)], ids=["the last call starts 45 s before the claims lapse", "no call starts later"])
@@ -472,7 +472,7 @@ def test_a_throttled_shared_call_is_counted_and_a_persistent_throttle_is_not_sen
     with pytest.raises(ComprehendThrottled):
         settle_pooled_chunk("batch:0", 0, "en", table, throttled, on_throttle=lambda: throttles.append(1))
     assert len(calls) == len(throttles) == 1, "Step Functions retries the whole flush; nothing is sent alone"
-    assert all(entry.claimed_by is None for entry in table.pooled_chunks("en", 10))
+    assert all(entry.claimed_by is None for entry in Pool(table, "en").entries(10))
 
 
 def test_analyze_pooled_chunk_reports_what_the_flush_took(table, comprehend, batches):
@@ -485,8 +485,8 @@ def test_analyze_pooled_chunk_reports_what_the_flush_took(table, comprehend, bat
 def test_a_chunk_whose_pool_entry_expired_still_takes_the_others_waiting(table, comprehend, batches):
     batches.stage("batch:0", texts_of(0, 6))
     batches.stage("batch:1", texts_of(1, 4))
-    (own,) = [entry for entry in table.pooled_chunks("en", 10) if entry.batch_id == "batch:0"]
-    table.remove_pooled_chunk("en", own)
+    (own,) = [entry for entry in Pool(table, "en").entries(10) if entry.batch_id == "batch:0"]
+    Pool(table, "en").remove(own)
 
     settled = settle_pooled_chunk("batch:0", 0, "en", table, comprehend)
     assert (settled.calls, settled.documents, settled.chunks_stored) == (1, 10, 2)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sentiment_service.chunking import plan_batch
 from sentiment_service.governor import Governor
 from sentiment_service.observability import lambda_entry, logger, metrics
-from sentiment_service.pool import POOL_LIFETIME_SECONDS
+from sentiment_service.pool import Pool
 from sentiment_service.settings import governor, results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
@@ -23,7 +23,7 @@ def plan_chunks(batch_id: str, staging_id: str, input_pages: int, language: str,
     table.put_chunks(batch_id, ((index, plan.chunk_texts(index)) for index in range(len(plan.chunks))))
     table.set_chunks_total(batch_id, len(plan.chunks))
     if plan.pooled_chunk is not None:
-        table.pool_chunk(language, batch_id, plan.pooled_chunk, len(plan.chunks[plan.pooled_chunk]), POOL_LIFETIME_SECONDS)
+        Pool(table, language).add(batch_id, plan.pooled_chunk, len(plan.chunks[plan.pooled_chunk]))
     metrics.add_metric(name="DocumentsPlanned", unit="Count", value=len(plan.documents))
     metrics.add_metric(name="RowsSkipped", unit="Count", value=len(staged) - sum(isinstance(source, int) for source in plan.row_documents))
     wait = 0

@@ -13,18 +13,32 @@ after CLAIM_SECONDS so a claimer that died cannot hold a batch back for long. A 
 to one invocation, not to its batch: a retry of AnalyzePooledChunk that starts while the
 timed-out attempt still runs waits for its values instead of sending the same texts again.
 Values are stored only if none are yet, so a late or repeated call never overwrites an answer.
+
+The pool's items, in the results table (storage.py owns the batches' own items):
+
+    pk = pool#<language>, sk =
+      pooled#<batch id>#NNNNNN   a batch's last chunk: batchId, chunk, documents, expiresAt
+                                 (the execution's lifetime), never text, and while a call holds it
+                                   claimedBy      the holding invocation: <batch id>#<uuid>
+                                   claimedUntil   when the claim lapses, epoch seconds
+                                 waiting (no claim, or a lapsed one) -> claimed -> deleted once its
+                                 values are stored or its batch's rows are gone; a call that stops
+                                 early releases its claims, and the entry is waiting again
+
+No batch item's sort key starts with `pooled#`, so even a batch id equal to a pool's key
+cannot mix the two.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from uuid import uuid4
 
 from .chunking import MAX_DOCUMENTS_PER_CHUNK
 from .comprehend import ComprehendContractError, ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
-from .storage import PooledChunk, ResultsTable, StagedBatchMissing
+from .storage import ResultsTable, StagedBatchMissing, item_key, moment
 
 POOL_LIFETIME_SECONDS = 900
 """An entry outlives no execution: 900 s is the state machine's TimeoutSeconds."""
@@ -44,6 +58,96 @@ MAX_ENTRIES_READ = 100
 WAIT_SECONDS = 15
 """How long a batch whose chunk another call holds waits in the function before Step
 Functions' retries take over (a second waiting here costs far less than a transition)."""
+
+
+POOL = "pool#"
+POOLED = "pooled#"
+
+ENTRY_EXISTS = "attribute_exists(sk)"
+UNCLAIMED = "attribute_not_exists(claimedBy)"
+CLAIMED_BY_OWNER = "claimedBy = :owner"
+CLAIM_LAPSED = "claimedUntil <= :now"
+CLAIMABLE = f"{ENTRY_EXISTS} AND ({UNCLAIMED} OR {CLAIMED_BY_OWNER} OR {CLAIM_LAPSED})"
+"""An entry may be claimed while it exists and nobody else holds it: PooledChunk.claimable_by."""
+
+
+def pool_key(language: str) -> str:
+    return f"{POOL}{language}"
+
+
+def pooled_key(language: str, batch_id: str, chunk: int) -> dict:
+    return item_key(pool_key(language), f"{POOLED}{batch_id}#{chunk:06d}")
+
+
+@dataclass(frozen=True)
+class PooledChunk:
+    """A batch's last chunk in the pool, and who holds it for a call until when."""
+
+    batch_id: str
+    chunk: int
+    documents: int
+    claimed_by: str | None = None
+    claimed_until: float = 0.0
+
+    def claimable_by(self, owner: str, now: float) -> bool:
+        """CLAIMABLE, checked first so a held entry costs no failed write."""
+        return self.claimed_by is None or self.claimed_by == owner or self.claimed_until <= now
+
+    @classmethod
+    def from_item(cls, item: dict) -> PooledChunk:
+        return cls(item["batchId"]["S"], int(item["chunk"]["N"]), int(item["documents"]["N"]), item.get("claimedBy", {}).get("S"), float(item.get("claimedUntil", {"N": "0"})["N"]))
+
+
+class Pool:
+    """One language's pool of last chunks, kept in the results table."""
+
+    def __init__(self, table: ResultsTable, language: str):
+        self.table = table
+        self.language = language
+
+    def add(self, batch_id: str, chunk: int, documents: int, lifetime_seconds: int = POOL_LIFETIME_SECONDS) -> None:
+        """Put a batch's last chunk in the pool; a retried call leaves an existing entry (and its claim) alone."""
+        item = {**self._key(batch_id, chunk), "batchId": {"S": batch_id}, "chunk": {"N": str(chunk)}, "documents": {"N": str(documents)}, "expiresAt": {"N": str(int(time.time()) + lifetime_seconds)}}
+        self.table.put_new(item)
+
+    def entry(self, batch_id: str, chunk: int) -> PooledChunk | None:
+        item = self.table.client.get_item(TableName=self.table.name, Key=self._key(batch_id, chunk), ConsistentRead=True).get("Item")
+        return PooledChunk.from_item(item) if item and int(item["expiresAt"]["N"]) > time.time() else None
+
+    def entries(self, limit: int) -> list[PooledChunk]:
+        """Up to `limit` live entries, claimed ones included."""
+        entries = []
+        for item in self.table.query_prefix(pool_key(self.language), POOLED):
+            entries.append(PooledChunk.from_item(item))
+            if len(entries) == limit:
+                break
+        return entries
+
+    def claim(self, entry: PooledChunk, owner: str, now: float, until: float) -> bool:
+        """Hold an entry for `owner`'s call until `until`; False when someone else holds it or it is gone."""
+        return self.table.write_if(
+            self.table.client.update_item,
+            Key=self._key(entry.batch_id, entry.chunk),
+            UpdateExpression="SET claimedBy = :owner, claimedUntil = :until",
+            ConditionExpression=CLAIMABLE,
+            ExpressionAttributeValues={":owner": {"S": owner}, ":until": {"N": f"{until:.3f}"}, ":now": moment(now)},
+        )
+
+    def release(self, entry: PooledChunk, owner: str) -> None:
+        """Give an entry back to the pool if `owner` still holds it."""
+        self.table.write_if(
+            self.table.client.update_item,
+            Key=self._key(entry.batch_id, entry.chunk),
+            UpdateExpression="REMOVE claimedBy, claimedUntil",
+            ConditionExpression=CLAIMED_BY_OWNER,
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+
+    def remove(self, entry: PooledChunk) -> None:
+        self.table.client.delete_item(TableName=self.table.name, Key=self._key(entry.batch_id, entry.chunk))
+
+    def _key(self, batch_id: str, chunk: int) -> dict:
+        return pooled_key(self.language, batch_id, chunk)
 
 
 class PooledChunkInFlight(Exception):
@@ -78,31 +182,21 @@ def settle_pooled_chunk(
     other waiting chunks, or, while another invocation's call holds it, PooledChunkInFlight."""
     if table.is_analysed(batch_id, chunk):
         return Settled()
-    owner = f"{batch_id}#{uuid4().hex}"
-    claimed_at = clock()
-    until = claimed_at + CLAIM_SECONDS
-    own = table.pooled_chunk(language, batch_id, chunk)
+    pool = Pool(table, language)
+    call = SharedCall(pool, comprehend, owner=f"{batch_id}#{uuid4().hex}", claimed_at=clock(), on_throttle=on_throttle, sleep=sleep, clock=clock)
+    own = pool.entry(batch_id, chunk)
     if own is None:
         if table.is_analysed(batch_id, chunk):
             return Settled()
         own = PooledChunk(batch_id, chunk, MAX_DOCUMENTS_PER_CHUNK)
-    elif not table.claim_pooled_chunk(language, own, owner, claimed_at, until):
+    elif not pool.claim(own, call.owner, call.claimed_at, call.claimed_until):
         return wait_for_values(batch_id, chunk, table, sleep, clock)
-    claimed = [own]
-    documents = own.documents
-    for entry in table.pooled_chunks(language, MAX_ENTRIES_READ):
-        if (entry.batch_id, entry.chunk) == (batch_id, chunk) or documents + entry.documents > MAX_POOLED_DOCUMENTS or not entry.claimable_by(owner, claimed_at):
-            continue
-        if table.claim_pooled_chunk(language, entry, owner, claimed_at, until):
-            claimed.append(entry)
-            documents += entry.documents
-    finished: set[tuple[str, int]] = set()
+    call.claimed.append(own)
+    call.claim_waiting()
     try:
-        return analyse_claimed(claimed, language, table, comprehend, finished, deadline=until - CALL_RESERVE_SECONDS, on_throttle=on_throttle, sleep=sleep, clock=clock)
+        return call.analyse()
     finally:
-        for entry in claimed:
-            if (entry.batch_id, entry.chunk) not in finished:
-                table.release_pooled_chunk(language, entry, owner)
+        call.release_unfinished()
 
 
 def wait_for_values(batch_id: str, chunk: int, table: ResultsTable, sleep: Callable[[float], None], clock: Callable[[], float]) -> Settled:
@@ -114,70 +208,99 @@ def wait_for_values(batch_id: str, chunk: int, table: ResultsTable, sleep: Calla
     raise PooledChunkInFlight("Another Comprehend call holds this batch's last chunk; waiting for it.")
 
 
-def analyse_claimed(
-    claimed: list[PooledChunk],
-    language: str,
-    table: ResultsTable,
-    comprehend: Any,
-    finished: set[tuple[str, int]],
-    *,
-    deadline: float,
-    on_throttle: Callable[[], None],
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-) -> Settled:
-    """Send the claimed chunks' unique texts 25 a call and store each chunk's values as soon as
-    all of them are known. The own chunk, first, is complete after the first call; once it is
-    stored, a failing call or lapsing claims end the flush and the rest go back to the pool."""
-    own, settled = claimed[0], Settled()
-    parts: list[tuple[PooledChunk, list[int]]] = []
-    index_of: dict[str, int] = {}
-    for entry in claimed:
-        try:
-            texts = table.read_chunk(entry.batch_id, entry.chunk)
-        except StagedBatchMissing:
-            if entry is own:
-                raise
-            table.remove_pooled_chunk(language, entry)
-            finished.add((entry.batch_id, entry.chunk))
-            continue
-        parts.append((entry, [index_of.setdefault(text, len(index_of)) for text in texts]))
-    unique = list(index_of)
-    values: list[Any] = [None] * len(unique)
-    for start in range(0, len(unique), MAX_DOCUMENTS_PER_CHUNK):
-        if start and clock() > deadline:
-            break
-        sent = unique[start : start + MAX_DOCUMENTS_PER_CHUNK]
-        try:
-            values[start : start + len(sent)] = detect_sentiment(comprehend, sent, language, on_throttle=on_throttle, sleep=sleep)
-        except (ComprehendThrottled, ComprehendUnavailable, ComprehendRejected, ComprehendContractError) as failure:
-            if start:
+@dataclass
+class SharedCall:
+    """One invocation's call for pooled chunks: the chunks it holds (its own batch's first), which
+    of them are finished (values stored, or gone), and what the call took."""
+
+    pool: Pool
+    comprehend: Any
+    owner: str
+    claimed_at: float
+    on_throttle: Callable[[], None]
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    claimed: list[PooledChunk] = field(default_factory=list)
+    finished: set[tuple[str, int]] = field(default_factory=set)
+    settled: Settled = field(default_factory=Settled)
+
+    @property
+    def table(self) -> ResultsTable:
+        return self.pool.table
+
+    @property
+    def claimed_until(self) -> float:
+        return self.claimed_at + CLAIM_SECONDS
+
+    def claim_waiting(self) -> None:
+        """Claim other batches' waiting chunks, up to MAX_POOLED_DOCUMENTS in all."""
+        own = self.claimed[0]
+        documents = own.documents
+        for entry in self.pool.entries(MAX_ENTRIES_READ):
+            if (entry.batch_id, entry.chunk) == (own.batch_id, own.chunk) or documents + entry.documents > MAX_POOLED_DOCUMENTS or not entry.claimable_by(self.owner, self.claimed_at):
+                continue
+            if self.pool.claim(entry, self.owner, self.claimed_at, self.claimed_until):
+                self.claimed.append(entry)
+                documents += entry.documents
+
+    def release_unfinished(self) -> None:
+        for entry in self.claimed:
+            if (entry.batch_id, entry.chunk) not in self.finished:
+                self.pool.release(entry, self.owner)
+
+    def analyse(self) -> Settled:
+        """Send the claimed chunks' unique texts 25 a call and store each chunk's values as soon as
+        all of them are known. The own chunk, first, is complete after the first call; once it is
+        stored, a failing call or lapsing claims end the call and the rest go back to the pool."""
+        own = self.claimed[0]
+        deadline = self.claimed_until - CALL_RESERVE_SECONDS
+        parts: list[tuple[PooledChunk, list[int]]] = []
+        index_of: dict[str, int] = {}
+        for entry in self.claimed:
+            try:
+                texts = self.table.read_chunk(entry.batch_id, entry.chunk)
+            except StagedBatchMissing:
+                if entry is own:
+                    raise
+                self.pool.remove(entry)
+                self.finished.add((entry.batch_id, entry.chunk))
+                continue
+            parts.append((entry, [index_of.setdefault(text, len(index_of)) for text in texts]))
+        unique = list(index_of)
+        values: list[Any] = [None] * len(unique)
+        for start in range(0, len(unique), MAX_DOCUMENTS_PER_CHUNK):
+            if start and self.clock() > deadline:
                 break
-            if isinstance(failure, (ComprehendRejected, ComprehendContractError)) and len(parts) > 1:
-                return analyse_alone(parts[0], [unique[position] for position in parts[0][1]], language, table, comprehend, finished, settled, on_throttle, sleep)
-            raise
-        settled.calls += 1
-        settled.documents += len(sent)
-        known = start + len(sent)
-        for entry, positions in parts:
-            if (entry.batch_id, entry.chunk) not in finished and max(positions) < known:
-                store(entry, [values[position] for position in positions], language, table, finished, settled)
-    return settled
+            sent = unique[start : start + MAX_DOCUMENTS_PER_CHUNK]
+            try:
+                values[start : start + len(sent)] = self._detect(sent)
+            except (ComprehendThrottled, ComprehendUnavailable, ComprehendRejected, ComprehendContractError) as failure:
+                if start:
+                    break
+                if isinstance(failure, (ComprehendRejected, ComprehendContractError)) and len(parts) > 1:
+                    return self._analyse_alone(parts[0][0], [unique[position] for position in parts[0][1]])
+                raise
+            known = start + len(sent)
+            for entry, positions in parts:
+                if (entry.batch_id, entry.chunk) not in self.finished and max(positions) < known:
+                    self._store(entry, [values[position] for position in positions])
+        return self.settled
 
+    def _analyse_alone(self, own: PooledChunk, texts: list[str]) -> Settled:
+        """Comprehend refused a shared call (or answered it incompletely): send the own chunk alone,
+        so a text Comprehend refuses fails only the batch it belongs to; the others go back to the pool."""
+        self._store(own, self._detect(texts))
+        return self.settled
 
-def analyse_alone(part: tuple[PooledChunk, list[int]], texts: list[str], language: str, table: ResultsTable, comprehend: Any, finished: set, settled: Settled, on_throttle: Callable[[], None], sleep: Callable[[float], None]) -> Settled:
-    """Comprehend refused a shared call (or answered it incompletely): send the own chunk alone,
-    so a text Comprehend refuses fails only the batch it belongs to; the others go back to the pool."""
-    values = detect_sentiment(comprehend, texts, language, on_throttle=on_throttle, sleep=sleep)
-    settled.calls += 1
-    settled.documents += len(texts)
-    store(part[0], values, language, table, finished, settled)
-    return settled
+    def _detect(self, texts: list[str]) -> list[dict]:
+        values = detect_sentiment(self.comprehend, texts, self.pool.language, on_throttle=self.on_throttle, sleep=self.sleep)
+        self.settled.calls += 1
+        self.settled.documents += len(texts)
+        return values
 
-
-def store(entry: PooledChunk, values: list[Any], language: str, table: ResultsTable, finished: set, settled: Settled) -> None:
-    if table.put_analysis(entry.batch_id, entry.chunk, values):
-        table.add_chunks_done(entry.batch_id, 1)
-        settled.chunks_stored += 1
-    table.remove_pooled_chunk(language, entry)
-    finished.add((entry.batch_id, entry.chunk))
+    def _store(self, entry: PooledChunk, values: list[Any]) -> None:
+        if self.table.put_analysis(entry.batch_id, entry.chunk, values):
+            self.table.add_chunks_done(entry.batch_id, 1)
+            self.settled.chunks_stored += 1
+        self.pool.remove(entry)
+        self.finished.add((entry.batch_id, entry.chunk))

@@ -14,11 +14,8 @@
       analysis#NNNNNN    that call's values, by position in the chunk
       result#NNNNN       the answer, compressed JSON pages of [row_number, value]
 
-    pk = pool#<language>, sk =
-      pooled#<batch id>#NNNNNN   a batch's last, partly filled chunk waiting to share a call
-                                 (pool.py): ids, a document count and a claim, never text
-
-No batch item's sort key starts with `pooled#`, so even a batch id equal to a pool's key
+The pool of last chunks shares this table under its own partitions (pool.py lists its items);
+no batch item's sort key starts with `pooled#`, so even a batch id equal to a pool's key
 cannot mix the two. Batch ids are at most 512 bytes (protocol.MAX_HEADER_ID_BYTES), so every
 key stays below DynamoDB's limits (2,048 bytes for pk, 1,024 for sk).
 
@@ -48,8 +45,6 @@ INPUT = "input#"
 CHUNK = "chunk#"
 ANALYSIS = "analysis#"
 RESULT = "result#"
-POOL = "pool#"
-POOLED = "pooled#"
 
 MAX_PAGE_BYTES = 300_000
 """Uncompressed JSON per page; compressed it stays well below DynamoDB's 400 KB item limit."""
@@ -62,21 +57,6 @@ RECORD_EXISTS = "attribute_exists(pk)"
 """The clause of every update of a batch record after its POST: another batch's, or an expired
 one's, may be gone, and an update must not create a stray record."""
 RECORD_GONE = "The batch record is gone (expired or never written); the batch cannot be completed."
-
-
-@dataclass(frozen=True)
-class PooledChunk:
-    """A batch's last chunk in the pool, and who holds it for a call until when."""
-
-    batch_id: str
-    chunk: int
-    documents: int
-    claimed_by: str | None = None
-    claimed_until: float = 0.0
-
-    def claimable_by(self, owner: str, now: float) -> bool:
-        """claim_pooled_chunk's condition, checked first so a held entry costs no failed write."""
-        return self.claimed_by in (None, owner) or self.claimed_until <= now
 
 
 class StagedBatchMissing(Exception):
@@ -115,14 +95,6 @@ def analysis_key(chunk: int) -> str:
 
 def result_key(page: int) -> str:
     return f"{RESULT}{page:05d}"
-
-
-def pool_key(language: str) -> str:
-    return f"{POOL}{language}"
-
-
-def pooled_key(language: str, batch_id: str, chunk: int) -> dict:
-    return _key(pool_key(language), f"{POOLED}{batch_id}#{chunk:06d}")
 
 
 def pack(value: Any) -> bytes:
@@ -200,7 +172,7 @@ class ResultsTable:
     def get_batch(self, batch_id: str, *, expired_too: bool = False) -> BatchRecord | None:
         """The live batch record, or None if it was never written or has expired (or is deleted,
         with `expired_too`: TTL deletes lazily, so an expired record usually still tells so)."""
-        item = self.client.get_item(TableName=self.name, Key=_key(batch_id, META), ConsistentRead=True).get("Item")
+        item = self.client.get_item(TableName=self.name, Key=item_key(batch_id, META), ConsistentRead=True).get("Item")
         if item is None:
             return None
         record = BatchRecord(
@@ -224,7 +196,7 @@ class ResultsTable:
     def create_batch(self, record: BatchRecord) -> bool:
         """Write the batch record unless a live one exists; False when another request won."""
         item = {
-            **_key(record.batch_id, META),
+            **item_key(record.batch_id, META),
             "executionName": {"S": record.execution_name},
             "queryId": {"S": record.query_id},
             "fingerprint": {"S": record.fingerprint},
@@ -233,7 +205,7 @@ class ResultsTable:
             "status": {"S": record.status},
             "expiresAt": {"N": str(record.expires_at)},
         }
-        return self._put_new(item)
+        return self.put_new(item)
 
     def new_record(self, batch_id: str, execution_name: str, query_id: str, fingerprint: str, row_count: int, input_pages: int, expires_at: int) -> BatchRecord:
         return BatchRecord(batch_id, execution_name, query_id, fingerprint, row_count, input_pages, STATUS_STAGED, expires_at)
@@ -242,15 +214,15 @@ class ResultsTable:
         """The execution is started; its first DescribeExecution is due a poll period from now."""
         self.client.update_item(
             TableName=self.name,
-            Key=_key(batch_id, META),
+            Key=item_key(batch_id, META),
             UpdateExpression="SET #status = :started, describedAt = :now",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":started": {"S": STATUS_STARTED}, ":now": _moment(now)},
+            ExpressionAttributeValues={":started": {"S": STATUS_STARTED}, ":now": moment(now)},
         )
 
     def keep_turn(self, batch_id: str, turn_at: float) -> float:
         """Record when the batch's block starts, once: a retried PlanChunks gets the first booking."""
-        if self._update_record(batch_id, "SET turnAt = :turn", {":turn": _moment(turn_at)}, condition="attribute_not_exists(turnAt)"):
+        if self._update_record(batch_id, "SET turnAt = :turn", {":turn": moment(turn_at)}, condition="attribute_not_exists(turnAt)"):
             return turn_at
         record = self.get_batch(batch_id)
         if record is None or record.turn_at is None:
@@ -264,7 +236,7 @@ class ResultsTable:
     def claim_describe(self, batch_id: str, last: float, now: float) -> bool:
         """Take the turn to call DescribeExecution; False when another GET took it since `last`."""
         return self._update_record(
-            batch_id, "SET describedAt = :now", {":now": _moment(now), ":last": {"N": f"{last:.3f}"}}, condition="attribute_not_exists(describedAt) OR describedAt = :last"
+            batch_id, "SET describedAt = :now", {":now": moment(now), ":last": {"N": f"{last:.3f}"}}, condition="attribute_not_exists(describedAt) OR describedAt = :last"
         )
 
     def reopen(self, batch_id: str) -> None:
@@ -279,7 +251,7 @@ class ResultsTable:
     def set_chunks_total(self, batch_id: str, chunks_total: int) -> None:
         self.client.update_item(
             TableName=self.name,
-            Key=_key(batch_id, META),
+            Key=item_key(batch_id, META),
             UpdateExpression="SET chunksTotal = :total",
             ExpressionAttributeValues={":total": {"N": str(chunks_total)}},
         )
@@ -297,7 +269,7 @@ class ResultsTable:
         return len(pages)
 
     def read_input(self, batch_id: str, staging_id: str, expected_pages: int) -> list[list[Any]]:
-        pages = [unpack(item["data"]["B"]) for item in self._query_prefix(batch_id, input_prefix(staging_id))]
+        pages = [unpack(item["data"]["B"]) for item in self.query_prefix(batch_id, input_prefix(staging_id))]
         if len(pages) != expected_pages:
             raise StagedBatchMissing(f"The batch's staged rows are incomplete ({len(pages)} of {expected_pages} pages); they may have expired.")
         return [row for page in pages for row in page]
@@ -318,7 +290,7 @@ class ResultsTable:
         expires_at = self.batch_expiry(batch_id)
         if expires_at is None:
             return False
-        return self._put_new(self._page_item(batch_id, analysis_key(chunk), values, expires_at))
+        return self.put_new(self._page_item(batch_id, analysis_key(chunk), values, expires_at))
 
     def read_chunk(self, batch_id: str, chunk: int) -> list[str]:
         return self.read_chunks(batch_id, chunk, 1)[chunk]
@@ -326,54 +298,11 @@ class ResultsTable:
     def is_analysed(self, batch_id: str, chunk: int) -> bool:
         return bool(self.analysed_chunks(batch_id, chunk, 1))
 
-    # -- the pool of last chunks (pool.py) -------------------------------------------------
-
-    def pool_chunk(self, language: str, batch_id: str, chunk: int, documents: int, lifetime_seconds: int) -> None:
-        """Put a batch's last chunk in the pool; a retried call leaves an existing entry (and its claim) alone."""
-        item = {**pooled_key(language, batch_id, chunk), "batchId": {"S": batch_id}, "chunk": {"N": str(chunk)}, "documents": {"N": str(documents)}, "expiresAt": {"N": str(int(time.time()) + lifetime_seconds)}}
-        self._put_new(item)
-
-    def pooled_chunk(self, language: str, batch_id: str, chunk: int) -> PooledChunk | None:
-        item = self.client.get_item(TableName=self.name, Key=pooled_key(language, batch_id, chunk), ConsistentRead=True).get("Item")
-        return _pooled(item) if item and int(item["expiresAt"]["N"]) > time.time() else None
-
-    def pooled_chunks(self, language: str, limit: int) -> list[PooledChunk]:
-        """Up to `limit` live entries of the pool, claimed ones included."""
-        entries = []
-        for item in self._query_prefix(pool_key(language), POOLED):
-            entries.append(_pooled(item))
-            if len(entries) == limit:
-                break
-        return entries
-
-    def claim_pooled_chunk(self, language: str, entry: PooledChunk, owner: str, now: float, until: float) -> bool:
-        """Hold an entry for `owner`'s call until `until`; False when someone else holds it or it is gone."""
-        return self._write_if(
-            self.client.update_item,
-            Key=pooled_key(language, entry.batch_id, entry.chunk),
-            UpdateExpression="SET claimedBy = :owner, claimedUntil = :until",
-            ConditionExpression="attribute_exists(sk) AND (attribute_not_exists(claimedBy) OR claimedBy = :owner OR claimedUntil <= :now)",
-            ExpressionAttributeValues={":owner": {"S": owner}, ":until": {"N": f"{until:.3f}"}, ":now": _moment(now)},
-        )
-
-    def release_pooled_chunk(self, language: str, entry: PooledChunk, owner: str) -> None:
-        """Give an entry back to the pool if `owner` still holds it."""
-        self._write_if(
-            self.client.update_item,
-            Key=pooled_key(language, entry.batch_id, entry.chunk),
-            UpdateExpression="REMOVE claimedBy, claimedUntil",
-            ConditionExpression="claimedBy = :owner",
-            ExpressionAttributeValues={":owner": {"S": owner}},
-        )
-
-    def remove_pooled_chunk(self, language: str, entry: PooledChunk) -> None:
-        self.client.delete_item(TableName=self.name, Key=pooled_key(language, entry.batch_id, entry.chunk))
-
     def analysed_chunks(self, batch_id: str, first: int, count: int) -> set[int]:
         return {int(item["sk"]["S"][len(ANALYSIS):]) for item in self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1), keys_only=True)}
 
     def read_analysis(self, batch_id: str) -> dict[int, list[dict]]:
-        return {int(item["sk"]["S"][len(ANALYSIS):]): unpack(item["data"]["B"]) for item in self._query_prefix(batch_id, ANALYSIS)}
+        return {int(item["sk"]["S"][len(ANALYSIS):]): unpack(item["data"]["B"]) for item in self.query_prefix(batch_id, ANALYSIS)}
 
     def put_results(self, batch_id: str, rows: list[list[Any]]) -> int:
         pages = paginate_rows(rows)
@@ -383,7 +312,7 @@ class ResultsTable:
 
     def read_results(self, batch_id: str) -> list[list[Any]]:
         """The answer's rows in order; empty when the results have expired."""
-        return [row for item in self._query_prefix(batch_id, RESULT) for row in unpack(item["data"]["B"])]
+        return [row for item in self.query_prefix(batch_id, RESULT) for row in unpack(item["data"]["B"])]
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -391,14 +320,14 @@ class ResultsTable:
         """Update the batch record only while it exists (never create a stray one), and only if
         `condition` holds too; False when either does not."""
         request: dict[str, Any] = {
-            "Key": _key(batch_id, META),
+            "Key": item_key(batch_id, META),
             "UpdateExpression": update,
             "ConditionExpression": RECORD_EXISTS if condition is None else f"{RECORD_EXISTS} AND ({condition})",
             "ExpressionAttributeValues": values,
         }
         if names:
             request["ExpressionAttributeNames"] = names
-        return self._write_if(self.client.update_item, **request)
+        return self.write_if(self.client.update_item, **request)
 
     def _live_expiry(self, batch_id: str) -> int:
         expires_at = self.batch_expiry(batch_id)
@@ -407,9 +336,9 @@ class ResultsTable:
         return expires_at
 
     def _page_item(self, batch_id: str, sort_key: str, value: Any, expires_at: int) -> dict:
-        return {**_key(batch_id, sort_key), "data": {"B": pack(value)}, "expiresAt": {"N": str(expires_at)}}
+        return {**item_key(batch_id, sort_key), "data": {"B": pack(value)}, "expiresAt": {"N": str(expires_at)}}
 
-    def _query_prefix(self, partition: str, prefix: str) -> Iterator[dict]:
+    def query_prefix(self, partition: str, prefix: str) -> Iterator[dict]:
         return self._query(partition, "pk = :pk AND begins_with(sk, :prefix)", {":prefix": {"S": prefix}})
 
     def _query_range(self, partition: str, first: str, last: str, keys_only: bool = False) -> Iterator[dict]:
@@ -434,11 +363,11 @@ class ResultsTable:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def _put_new(self, item: dict) -> bool:
+    def put_new(self, item: dict) -> bool:
         """PutItem unless a live item has the key; False when one has."""
-        return self._write_if(self.client.put_item, Item=item, ConditionExpression="attribute_not_exists(sk) OR expiresAt <= :now", ExpressionAttributeValues={":now": {"N": str(int(time.time()))}})
+        return self.write_if(self.client.put_item, Item=item, ConditionExpression="attribute_not_exists(sk) OR expiresAt <= :now", ExpressionAttributeValues={":now": {"N": str(int(time.time()))}})
 
-    def _write_if(self, write: Callable[..., Any], **request: Any) -> bool:
+    def write_if(self, write: Callable[..., Any], **request: Any) -> bool:
         """A conditional write; False, not an error, when its condition does not hold."""
         try:
             write(TableName=self.name, **request)
@@ -464,14 +393,10 @@ class ResultsTable:
                     time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
 
 
-def _pooled(item: dict) -> PooledChunk:
-    return PooledChunk(item["batchId"]["S"], int(item["chunk"]["N"]), int(item["documents"]["N"]), item.get("claimedBy", {}).get("S"), float(item.get("claimedUntil", {"N": "0"})["N"]))
-
-
-def _moment(seconds: float) -> dict:
+def moment(seconds: float) -> dict:
     """A time to the millisecond, truncated: never later than the moment it records."""
     return {"N": f"{math.floor(seconds * 1000) / 1000:.3f}"}
 
 
-def _key(batch_id: str, sort_key: str) -> dict:
-    return {"pk": {"S": batch_id}, "sk": {"S": sort_key}}
+def item_key(partition: str, sort_key: str) -> dict:
+    return {"pk": {"S": partition}, "sk": {"S": sort_key}}
