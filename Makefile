@@ -17,11 +17,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # The tools install from hashed lock files (make lock), the whole set as listed: pip checks every
 # file's sha256 and builds no sdist (it would not hash-check an sdist's build dependencies);
 # --no-deps spares old pips' trouble with hashed extras, and pip check proves the set complete.
+# A .pth file puts the repository and layers/common on .venv's path, so `.venv/bin/python -m local ...`
+# works as the README prints it, without PYTHONPATH (an editable install would build a wheel, unhashed).
 $(STAMP): requirements-dev.lock
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: --no-deps -r requirements-dev.lock
 	$(BIN)/python -m pip check
+	$(BIN)/python -c 'import sys, sysconfig; open(sysconfig.get_path("purelib") + "/snowflake-sentiment.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' $(CURDIR) $(CURDIR)/layers/common
 	touch $(STAMP)
 
 # checkov has a virtualenv of its own: its dependencies conflict with the pinned tools above.
@@ -56,6 +59,8 @@ test: lint unit
 demo: $(STAMP)
 	$(BIN)/python -m local demo
 
+# The API on PORT (3000) and the emulated AWS on AWS_PORT (5055), both on HOST (127.0.0.1);
+# HOST=0.0.0.0 make local lets `sam local start-api`'s containers reach the emulated AWS.
 local: $(STAMP)
 	$(BIN)/python -m local serve
 
