@@ -1,12 +1,16 @@
-"""An offline Amazon Comprehend BatchDetectSentiment that holds callers to the real contract.
+"""An offline Amazon Comprehend BatchDetectSentiment and BatchDetectDominantLanguage that hold
+callers to the real contract.
 
 moto implements only DetectSentiment (a constant answer), so this stand-in answers
-BatchDetectSentiment inside moto's Comprehend endpoint: the service's code calls it through
-a real boto3 client, with botocore's validation, error parsing and retries. It refuses
-what the real service refuses (0 or more than 25 documents, an empty or over-5,000-byte
-document, an unsupported language) and answers in its exact shape: ResultList and
-ErrorList sorted by Index. Sentiment comes from the VADER lexicon, mapped onto
-Comprehend's four labels and scores.
+BatchDetectSentiment and BatchDetectDominantLanguage inside moto's Comprehend endpoint: the
+service's code calls them through a real boto3 client, with botocore's validation, error
+parsing and retries. It refuses what the real service refuses (0 or more than 25 documents,
+an empty or over-5,000-byte document, an unsupported sentiment language) and answers in its
+exact shape: ResultList and ErrorList sorted by Index. Sentiment comes from the VADER
+lexicon, mapped onto Comprehend's four labels and scores; VADER reads English only, so a
+text in any other supported language is answered NEUTRAL with four equal scores (read,
+not understood). Languages come from py3langid, an offline identifier whose model ships
+in its wheel.
 
 Fault and load knobs (environment variables read by `StandIn.from_environment`):
 COMPREHEND_LATENCY_MS, COMPREHEND_QUOTA_RPS (throttles beyond it, like the real
@@ -29,9 +33,13 @@ from typing import Callable
 
 from moto.comprehend.responses import ComprehendResponse
 from moto.core.exceptions import JsonRESTError
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 LANGUAGES = frozenset({"en", "es", "fr", "de", "it", "pt", "ar", "hi", "ja", "ko", "zh", "zh-TW"})
+"""The languages Comprehend analyses sentiment in, exactly as its documentation lists them."""
+LEXICON_LANGUAGES = frozenset({"en"})
+"""The languages VADER's lexicon reads."""
 MAX_DOCUMENTS = 25
 MAX_DOCUMENT_BYTES = 5000
 
@@ -53,7 +61,8 @@ SCORED_CHARACTERS = 1000
 
 @lru_cache(maxsize=65536)
 def lexicon_sentiment(text: str) -> dict:
-    """A ResultList entry's Sentiment and SentimentScore for `text`, from VADER."""
+    """A ResultList entry's Sentiment and SentimentScore for `text`, from VADER (English only:
+    the stand-in gives it no text in another language)."""
     with _vader_lock:
         scores = _vader.polarity_scores(text[:SCORED_CHARACTERS])
     positive, negative, neutral = scores["pos"], scores["neg"], scores["neu"]
@@ -72,6 +81,13 @@ def lexicon_sentiment(text: str) -> dict:
     return {"Sentiment": label, "SentimentScore": score}
 
 
+lexicon_sentiment.languages = LEXICON_LANGUAGES  # type: ignore[attr-defined]
+
+UNREAD_SENTIMENT = {"Sentiment": "NEUTRAL", "SentimentScore": {"Positive": 0.25, "Negative": 0.25, "Neutral": 0.25, "Mixed": 0.25}}
+"""The answer for a supported language the lexicon cannot read: NEUTRAL with four equal scores,
+which no reading gives, so that nobody takes it for an analysis."""
+
+
 def hashed_sentiment(text: str) -> dict:
     """A ResultList entry's Sentiment and SentimentScore that differ for every text: the scores come
     from a digest of the text. Tests set `StandIn.analyse` to it to tell whose value a row got
@@ -80,6 +96,61 @@ def hashed_sentiment(text: str) -> dict:
     weights = [1 + int.from_bytes(digest[start : start + 4], "big") for start in range(0, 16, 4)]
     score = {name: weight / sum(weights) for name, weight in zip(("Positive", "Negative", "Neutral", "Mixed"), weights)}
     return {"Sentiment": max(score, key=score.__getitem__).upper(), "SentimentScore": score}
+
+
+RUNNER_UP_SCORE = 0.1
+"""Further languages a Languages list names: those the identifier gives at least this probability."""
+CHINESE_FAMILY = ("zh", "yue", "wuu")
+"""py3langid tells Cantonese and Wu apart from Mandarin; Comprehend answers zh or zh-TW for Chinese text."""
+_identifier: list[LanguageIdentifier] = []
+_identifier_lock = threading.Lock()
+
+
+def _language_identifier() -> LanguageIdentifier:
+    """py3langid's model, loaded on first use (about half a second) and shared."""
+    with _identifier_lock:
+        if not _identifier:
+            _identifier.append(LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True))
+        return _identifier[0]
+
+
+def _han_script(text: str) -> str:
+    """zh-TW when the text has more Han characters that only Big5 (Traditional) encodes than ones
+    that only GB 2312 (Simplified) encodes, else zh: the two standards' character sets decide."""
+    traditional = simplified = 0
+    for character in text:
+        if "\u4e00" <= character <= "\u9fff":
+            in_big5, in_gb2312 = _encodes(character, "big5"), _encodes(character, "gb2312")
+            traditional += in_big5 and not in_gb2312
+            simplified += in_gb2312 and not in_big5
+    return "zh-TW" if traditional > simplified else "zh"
+
+
+def _encodes(character: str, encoding: str) -> bool:
+    try:
+        character.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=65536)
+def _ranked_languages(text: str) -> tuple[tuple[str, float], ...]:
+    ranked = _language_identifier().rank(text[:SCORED_CHARACTERS])
+    scores: dict[str, float] = {}
+    for code, score in ranked:
+        if code in CHINESE_FAMILY:
+            code = _han_script(text[:SCORED_CHARACTERS])
+        scores[code] = scores.get(code, 0.0) + score
+    best = sorted(scores.items(), key=lambda entry: entry[1], reverse=True)
+    return tuple((code, round(score, 6)) for index, (code, score) in enumerate(best) if index == 0 or score >= RUNNER_UP_SCORE)
+
+
+def dominant_languages(text: str) -> list[dict]:
+    """A ResultList entry's Languages for `text`: the most probable language first, then any other
+    with at least RUNNER_UP_SCORE, each {LanguageCode, Score} with py3langid's probability."""
+    return [{"LanguageCode": code, "Score": score} for code, score in _ranked_languages(text)]
+
 
 @dataclass
 class StandIn:
@@ -90,6 +161,9 @@ class StandIn:
     """Calls per second before ThrottlingException; 0 means unlimited."""
     error_rate: float = 0.0
     analyse: Callable[[str], dict] = lexicon_sentiment
+    """Sentiment of one text. It reads the languages in its `languages` attribute (lexicon_sentiment:
+    English), or every language if it has none; other supported languages get UNREAD_SENTIMENT."""
+    detect: Callable[[str], list[dict]] = dominant_languages
     throttle_next: int = 0
     """Throttle this many further calls (a throttling storm), then answer again."""
     storm_until: float = 0.0
@@ -107,7 +181,11 @@ class StandIn:
     units: int = 0
     """Billable units of answered documents: 100 characters each, at least 3 a document."""
     documents: Counter = field(default_factory=Counter)
-    """How often each text was sent: the test oracle for dedup and data handling."""
+    """How often each text was sent for sentiment: the test oracle for dedup and data handling."""
+    detection_units: int = 0
+    """Billable units of answered BatchDetectDominantLanguage documents, counted like `units`."""
+    detection_documents: Counter = field(default_factory=Counter)
+    """How often each text was sent for language detection."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _window: list[float] = field(default_factory=list, repr=False)
     _random: random.Random = field(default_factory=lambda: random.Random(7), repr=False)
@@ -126,17 +204,41 @@ class StandIn:
 
     def batch_detect_sentiment(self, text_list: object, language: object) -> dict:
         self._admit()
+        self._refuse_unless_documents(text_list, language)
+        reads = getattr(self.analyse, "languages", LANGUAGES)
+        analyse = self.analyse if language in reads else lambda text: UNREAD_SENTIMENT
+        answer, units = self._answer(text_list, self.documents, analyse)
+        with self._lock:
+            self.units += units
+        return answer
+
+    def batch_detect_dominant_language(self, text_list: object) -> dict:
+        """BatchDetectDominantLanguage: each document's Languages, under the same knobs and limits.
+        Comprehend advises at least 20 characters a document but refuses only empty ones."""
+        self._admit()
+        self._refuse_unless_documents(text_list)
+        answer, units = self._answer(text_list, self.detection_documents, lambda text: {"Languages": self.detect(text)})
+        with self._lock:
+            self.detection_units += units
+        return answer
+
+    def _refuse_unless_documents(self, text_list: object, language: object = None) -> None:
+        """Refuse a TextList (and a sentiment LanguageCode) the way Comprehend does."""
         if not isinstance(text_list, list) or not text_list:
             raise ComprehendError("InvalidRequestException", "TextList must hold at least 1 document.")
         if len(text_list) > MAX_DOCUMENTS:
             raise ComprehendError("BatchSizeLimitExceededException", f"The number of documents in the request exceeds the limit of {MAX_DOCUMENTS}.")
-        if language not in LANGUAGES:
+        if language is not None and language not in LANGUAGES:
             raise ComprehendError("UnsupportedLanguageException", "The language code is not supported for sentiment detection.")
         for text in text_list:
             if not isinstance(text, str) or len(text) < 1:
                 raise ComprehendError("InvalidRequestException", "Each document must hold at least 1 character.")
             if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
                 raise ComprehendError("TextSizeLimitExceededException", f"Input text size exceeds limit. Max length of request text allowed is {MAX_DOCUMENT_BYTES} bytes.")
+
+    def _answer(self, text_list: list[str], sent: Counter, result: Callable[[str], dict]) -> tuple[dict, int]:
+        """ResultList and ErrorList for an admitted call, and its billable units; counts the call answered
+        and each document in `sent`."""
         if self.latency_s:
             time.sleep(self.latency_s)
         results, errors = [], []
@@ -144,14 +246,13 @@ class StandIn:
             self.answered += 1
         for index, text in enumerate(text_list):
             with self._lock:
-                self.documents[text] += 1
-                self.units += billable_units(text)
+                sent[text] += 1
             failure = self.document_error(text) if self.document_error else None
             if failure:
                 errors.append({"Index": index, "ErrorCode": failure[0], "ErrorMessage": failure[1]})
             else:
-                results.append({"Index": index, **copy.deepcopy(self.analyse(text))})
-        return {"ResultList": results, "ErrorList": errors}
+                results.append({"Index": index, **copy.deepcopy(result(text))})
+        return {"ResultList": results, "ErrorList": errors}, sum(billable_units(text) for text in text_list)
 
     def detect_sentiment(self, text: object, language: object) -> dict:
         """DetectSentiment, one document a call (the seed design's API), under the same rules."""
@@ -196,7 +297,8 @@ _moto_detect_sentiment = ComprehendResponse.detect_sentiment
 
 
 def install(stand_in: StandIn) -> Callable[[], None]:
-    """Serve BatchDetectSentiment from `stand_in` inside moto; returns the uninstaller."""
+    """Serve BatchDetectSentiment and BatchDetectDominantLanguage from `stand_in` inside moto;
+    returns the uninstaller."""
 
     def batch_detect_sentiment(response: ComprehendResponse) -> str:
         params = json.loads(response.body)
@@ -206,14 +308,20 @@ def install(stand_in: StandIn) -> Callable[[], None]:
         params = json.loads(response.body)
         return json.dumps(_installed[-1].detect_sentiment(params.get("Text"), params.get("LanguageCode")))
 
+    def batch_detect_dominant_language(response: ComprehendResponse) -> str:
+        params = json.loads(response.body)
+        return json.dumps(_installed[-1].batch_detect_dominant_language(params.get("TextList")))
+
     _installed.append(stand_in)
     ComprehendResponse.batch_detect_sentiment = batch_detect_sentiment  # type: ignore[attr-defined]
     ComprehendResponse.detect_sentiment = detect_sentiment  # type: ignore[method-assign]
+    ComprehendResponse.batch_detect_dominant_language = batch_detect_dominant_language  # type: ignore[attr-defined]
 
     def uninstall() -> None:
         _installed.remove(stand_in)
         if not _installed:
             del ComprehendResponse.batch_detect_sentiment  # type: ignore[attr-defined]
+            del ComprehendResponse.batch_detect_dominant_language  # type: ignore[attr-defined]
             ComprehendResponse.detect_sentiment = _moto_detect_sentiment  # type: ignore[method-assign]
 
     return uninstall
