@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the API on PORT (3000) and emulated AWS on AWS_PORT (5055)")
     serve.add_argument("--port", type=int)
     serve.add_argument("--aws-port", type=int)
+    serve.add_argument("--host", help="address both ports listen on (HOST; default 127.0.0.1); 0.0.0.0 for sam local start-api's containers")
     demo = commands.add_parser("demo", help="start the local stack, run one Snowflake batch, print its sentiment")
     demo.add_argument("--url", help="run the batch against this external function URL instead of a stack of its own")
     client = commands.add_parser("client", help="send a CSV or JSON file of texts as Snowflake batches")
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from .server import serve as run
 
-        run(args.port, args.aws_port)
+        run(args.port, args.aws_port, args.host)
         return 0
     if args.command == "sql":
         import boto3

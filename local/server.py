@@ -30,6 +30,8 @@ from .stack import OfflineStack
 from .template import parameter_overrides
 
 HOST = "127.0.0.1"
+ALL_INTERFACES = ("0.0.0.0", "::")
+"""Addresses that listen on every interface; clients on this machine still connect through loopback."""
 
 
 def api_response_bytes(response: dict, accepts_gzip: bool, minimum_compression: int | None) -> tuple[int, dict[str, str], bytes]:
@@ -55,7 +57,9 @@ def free_port() -> int:
 class LocalService:
     """The offline stack plus its two HTTP faces and an execution watcher."""
 
-    def __init__(self, port: int = 3000, aws_port: int = 5055, stand_in: StandIn | None = None, say: Callable[[str], None] = print, parameters: dict[str, str] | None = None):
+    def __init__(self, port: int = 3000, aws_port: int = 5055, stand_in: StandIn | None = None, say: Callable[[str], None] = print, parameters: dict[str, str] | None = None, host: str = HOST):
+        self.host = host
+        """The address both HTTP faces listen on: 0.0.0.0 lets `sam local start-api`'s containers reach the emulated AWS."""
         self.port = port
         self.aws_port = aws_port
         self.say = say
@@ -70,9 +74,9 @@ class LocalService:
         self.stack.start()
         self.minimum_compression = self.stack.template.api_property("MinimumCompressionSize")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self.aws = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
+        self.aws = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self.aws.start()
-        self.http = ThreadingHTTPServer((HOST, self.port), self._handler_class())
+        self.http = ThreadingHTTPServer((self.host, self.port), self._handler_class())
         self.http.daemon_threads = True
         self.port = self.http.server_address[1]
         threading.Thread(target=self.http.serve_forever, name="api", daemon=True).start()
@@ -87,12 +91,17 @@ class LocalService:
         self.stack.stop(drain_s=drain_s)
 
     @property
+    def local_host(self) -> str:
+        """The address a client on this machine connects to."""
+        return HOST if self.host in ALL_INTERFACES else self.host
+
+    @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.local_host}:{self.port}"
 
     @property
     def aws_url(self) -> str:
-        return f"http://{HOST}:{self.aws_port}"
+        return f"http://{self.local_host}:{self.aws_port}"
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         """One HTTP request through API Gateway's proxy integration to the route's handler."""
@@ -156,10 +165,11 @@ class LocalService:
                     self.say(f"execution {execution['name']} {execution['status']}")
 
 
-def serve(port: int | None = None, aws_port: int | None = None) -> None:
+def serve(port: int | None = None, aws_port: int | None = None, host: str | None = None) -> None:
     overrides = parameter_overrides(os.environ.get("PARAMETER_OVERRIDES", ""))
-    service = LocalService(int(port or os.environ.get("PORT", 3000)), int(aws_port or os.environ.get("AWS_PORT", 5055)), parameters=overrides)
+    service = LocalService(int(port or os.environ.get("PORT", 3000)), int(aws_port or os.environ.get("AWS_PORT", 5055)), parameters=overrides, host=host or os.environ.get("HOST") or HOST)
     service.start()
+    service.say(f"Listening on {service.host} (HOST): API port {service.port}, emulated AWS port {service.aws_port}")
     service.say(f"Snowflake sentiment service on {service.url}/sentiment (POST and GET)")
     service.say(f"Emulated AWS on {service.aws_url}: aws --endpoint-url {service.aws_url} stepfunctions list-executions --state-machine-arn {service.stack.state_machine_arn}")
     service.say("Ctrl-C stops.")
