@@ -101,7 +101,8 @@ def hashed_sentiment(text: str) -> dict:
 RUNNER_UP_SCORE = 0.1
 """Further languages a Languages list names: those the identifier gives at least this probability."""
 CHINESE_FAMILY = ("zh", "yue", "wuu")
-"""py3langid tells Cantonese and Wu apart from Mandarin; Comprehend answers zh or zh-TW for Chinese text."""
+"""py3langid tells Cantonese and Wu apart from Mandarin; Comprehend answers zh or zh-TW for Chinese text.
+Their probabilities count towards zh or zh-TW for text in Han characters, and not at all for other text."""
 _identifier: list[LanguageIdentifier] = []
 _identifier_lock = threading.Lock()
 
@@ -119,11 +120,15 @@ def _han_script(text: str) -> str:
     that only GB 2312 (Simplified) encodes, else zh: the two standards' character sets decide."""
     traditional = simplified = 0
     for character in text:
-        if "\u4e00" <= character <= "\u9fff":
+        if _is_han(character):
             in_big5, in_gb2312 = _encodes(character, "big5"), _encodes(character, "gb2312")
             traditional += in_big5 and not in_gb2312
             simplified += in_gb2312 and not in_big5
     return "zh-TW" if traditional > simplified else "zh"
+
+
+def _is_han(character: str) -> bool:
+    return "\u4e00" <= character <= "\u9fff"
 
 
 def _encodes(character: str, encoding: str) -> bool:
@@ -136,11 +141,14 @@ def _encodes(character: str, encoding: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def _ranked_languages(text: str) -> tuple[tuple[str, float], ...]:
-    ranked = _language_identifier().rank(text[:SCORED_CHARACTERS])
+    scored = text[:SCORED_CHARACTERS]
+    chinese = _han_script(scored) if any(_is_han(character) for character in scored) else None
     scores: dict[str, float] = {}
-    for code, score in ranked:
+    for code, score in _language_identifier().rank(scored):
         if code in CHINESE_FAMILY:
-            code = _han_script(text[:SCORED_CHARACTERS])
+            if chinese is None:
+                continue
+            code = chinese
         scores[code] = scores.get(code, 0.0) + score
     best = sorted(scores.items(), key=lambda entry: entry[1], reverse=True)
     return tuple((code, round(score, 6)) for index, (code, score) in enumerate(best) if index == 0 or score >= RUNNER_UP_SCORE)
