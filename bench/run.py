@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from local import lambda_seam
 from local.comprehend import StandIn, billable_units
+from local.console import Console
 from local.server import LocalService
 from local.snowflake import Exchange, batch_body, play_query, poll, run_batch, snowflake_headers
 from local.stack import proxy_event
@@ -354,6 +355,13 @@ def handler_profile(latency_ms: float, quota_rps: float, rows: int) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark, with the handlers' EMF metrics and JSON log records summed up and shortened
+    (local.console) rather than printed raw between its own lines."""
+    with Console().capture():
+        return measure(argv)
+
+
+def measure(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("COMPREHEND_LATENCY_MS", 100)))
     parser.add_argument("--quota-rps", type=float, default=float(os.environ.get("COMPREHEND_QUOTA_RPS", 5)), help="low enough that the quota, not this emulator, bounds the 16-batch workload (see README)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import http.client
 import json
 import sys
 import time
@@ -27,22 +28,48 @@ from .snowflake import BATCH_ID_HEADER, batch_body, run_batch, snowflake_headers
 TRANSPORT_HEADERS = {"host", "authorization", "x-amz-date", "x-amz-security-token", "x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "content-length"}
 
 
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 60.0
+UNREACHABLE_AFTER_S = 10.0
+"""How long the client keeps retrying a service it cannot connect to, since it last got any answer:
+Snowflake would retry for its whole 10 minutes, a person at a terminal wants to know at once."""
+
+
 class BatchFailed(Exception):
     """The service answered a batch with an error; its status and message, as Snowflake would show them."""
 
 
-def load_texts(path: Path, column: str | None = None) -> list[Any]:
-    """Texts from a CSV (a column by name, else the first; empty cells are NULL) or a JSON list."""
-    if path.suffix.lower() == ".json":
-        document = json.loads(path.read_text(encoding="utf-8"))
-        items = document["data"] if isinstance(document, dict) else document
-        return [item.get(column) if column and isinstance(item, dict) else item for item in items]
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        name = column or (reader.fieldnames or [""])[0]
-        if reader.fieldnames is None or name not in reader.fieldnames:
-            raise SystemExit(f"{path}: no column {name!r} (columns: {reader.fieldnames})")
-        return [row[name] if row[name] != "" else None for row in reader]
+class ServiceUnreachable(BatchFailed):
+    """No connection to the service for UNREACHABLE_AFTER_S: it is not running, or the URL is wrong."""
+
+
+def delimiter_of(path: Path, delimiter: str | None) -> str:
+    """The CSV delimiter: as given (`\\t` or `tab` for a tab), else a tab for .tsv files, else a comma."""
+    if delimiter is None:
+        return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    value = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)
+    if len(value) != 1:
+        raise SystemExit(f"--delimiter must be one character (or \\t), not {delimiter!r}")
+    return value
+
+
+def load_texts(path: Path, column: str | None = None, encoding: str = "utf-8", delimiter: str | None = None) -> list[Any]:
+    """Texts from a CSV or TSV (a column by name, else the first; empty cells are NULL) or a JSON list."""
+    try:
+        if path.suffix.lower() == ".json":
+            document = json.loads(path.read_text(encoding=encoding))
+            items = document["data"] if isinstance(document, dict) else document
+            return [item.get(column) if column and isinstance(item, dict) else item for item in items]
+        with path.open(newline="", encoding=encoding) as handle:
+            reader = csv.DictReader(handle, delimiter=delimiter_of(path, delimiter))
+            name = column or (reader.fieldnames or [""])[0]
+            if reader.fieldnames is None or name not in reader.fieldnames:
+                raise SystemExit(f"{path}: no column {name!r} (columns: {reader.fieldnames})")
+            return [row[name] if row[name] != "" else None for row in reader]
+    except UnicodeDecodeError as error:
+        raise SystemExit(f"{path}: not {encoding} text (byte 0x{error.object[error.start]:02x} at offset {error.start}); name its encoding, e.g. --encoding cp1252 or --encoding latin-1") from None
+    except LookupError:
+        raise SystemExit(f"--encoding {encoding!r}: no such encoding (e.g. utf-8, cp1252, latin-1, utf-16)") from None
 
 
 @dataclass
@@ -61,13 +88,19 @@ class Progress:
 
 
 class Client:
-    def __init__(self, url: str, sigv4_region: str | None = None, gzip_bodies: bool = True, timeout_s: float = 600.0):
+    def __init__(self, url: str, sigv4_region: str | None = None, gzip_bodies: bool = True, timeout_s: float = 600.0, unreachable_after_s: float = UNREACHABLE_AFTER_S):
         self.url = url
         self.gzip_bodies = gzip_bodies
         self.timeout_s = timeout_s
+        self.unreachable_after_s = unreachable_after_s
+        self._last_answer = time.monotonic()
+        self._answered = False
+        self._opener = urllib.request.build_opener(_ConnectTimeoutHTTP, _ConnectTimeoutHTTPS)
         self.signer = _signer(sigv4_region) if sigv4_region else None
         self.executions: list[str] = []
         """Execution names from the POSTs' 202 answers, for the debugging commands."""
+        self.batch_ids: list[str] = []
+        """The batch ids of those POSTs, in the same order."""
 
     def request(self, method: str, headers: dict[str, str], body: bytes | None = None) -> tuple[int, Any]:
         headers = dict(headers)
@@ -78,7 +111,7 @@ class Client:
             headers = self.signer(method, self.url, headers, body)
         request = urllib.request.Request(self.url, data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with self._opener.open(request, timeout=READ_TIMEOUT_S) as response:
                 return response.status, _read_json(response.read(), response.headers.get("Content-Encoding"))
         except urllib.error.HTTPError as error:
             return error.code, _read_json(error.read(), error.headers.get("Content-Encoding"))
@@ -86,10 +119,17 @@ class Client:
     def exchange(self, method: str, headers: dict[str, str], body: bytes | None) -> tuple[int, Any]:
         try:
             status, answer = self.request(method, headers, body)
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-            return 599, {"message": str(error)}
+        except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as error:
+            reason = getattr(error, "reason", error)
+            if not self._answered and isinstance(reason, ConnectionRefusedError):
+                raise ServiceUnreachable(f"cannot reach {self.url} (connection refused): is `make local` running, and is the URL right?") from None
+            if time.monotonic() - self._last_answer >= self.unreachable_after_s:
+                raise ServiceUnreachable(f"cannot reach {self.url} ({reason}) for {self.unreachable_after_s:.0f} s: is `make local` running, and is the URL right?") from None
+            return 599, {"message": str(reason)}
+        self._last_answer, self._answered = time.monotonic(), True
         if method == "POST" and status == 202 and isinstance(answer, dict) and isinstance(answer.get("execution"), str):
             self.executions.append(answer["execution"])
+            self.batch_ids.append(headers[BATCH_ID_HEADER])
         return status, answer
 
     def run_batch(self, texts: list[Any], query_id: str, number: int) -> list[Any]:
@@ -119,6 +159,31 @@ class Client:
 
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             return [value for values in pool.map(one, enumerate(batches)) for value in values]
+
+
+class _ConnectTimeoutHTTP(urllib.request.HTTPHandler):
+    """Connects within CONNECT_TIMEOUT_S, then waits up to the request's timeout for the answer."""
+
+    def http_open(self, request: urllib.request.Request) -> Any:
+        return self.do_open(_connect_timeout(http.client.HTTPConnection), request)
+
+
+class _ConnectTimeoutHTTPS(urllib.request.HTTPSHandler):
+    def https_open(self, request: urllib.request.Request) -> Any:
+        return self.do_open(_connect_timeout(http.client.HTTPSConnection), request, context=self._context)
+
+
+def _connect_timeout(base: type) -> type:
+    class Connection(base):  # type: ignore[misc, valid-type]
+        def connect(self) -> None:
+            read_timeout, self.timeout = self.timeout, CONNECT_TIMEOUT_S
+            try:
+                super().connect()
+            finally:
+                self.timeout = read_timeout
+            self.sock.settimeout(read_timeout)
+
+    return Connection
 
 
 def _read_json(raw: bytes, encoding: str | None) -> Any:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 from sentiment_service.workflow import execution_arn
 
-from .client import Client, format_table
+from .client import BatchFailed, Client, format_table
+from .inspect import LOCAL_AWS_CREDENTIALS
 from .server import LocalService
 from .snowflake import QUERY_ID_HEADER, snowflake_headers
 from .stack import STATE_MACHINE_ARN
@@ -47,7 +49,11 @@ def main(url: str | None = None) -> int:
         query_id = snowflake_headers()[QUERY_ID_HEADER]
         print(f"Sending {len(TEXTS)} rows as one Snowflake batch (query {query_id}, headers from events/post.json), polling like Snowflake...\n")
         client = Client(url)
-        values = client.run(TEXTS, batch_rows=len(TEXTS), parallel=1, query_id=query_id)
+        try:
+            values = client.run(TEXTS, batch_rows=len(TEXTS), parallel=1, query_id=query_id)
+        except BatchFailed as failure:
+            print(failure, file=sys.stderr)
+            return 1
         print(format_table(TEXTS, values))
         name = client.executions[0]
         print(f"\nExecution {name}")
@@ -59,9 +65,12 @@ def main(url: str | None = None) -> int:
             print(f"  Comprehend calls: {service.stack.stand_in.calls} for {sum(isinstance(text, str) and bool(text.strip()) for text in TEXTS)} non-blank rows (NULLs, blanks and duplicates are not sent)")
             print("\nTo inspect it as in the Step Functions console, run `make local` in one terminal and in another:")
             print("  .venv/bin/python -m local demo --url http://127.0.0.1:3000/sentiment")
+            print("and then:")
         else:
             print("Inspect it with:")
-        print(f"  aws --endpoint-url http://127.0.0.1:5055 --region us-east-1 stepfunctions get-execution-history --execution-arn {execution_arn(STATE_MACHINE_ARN, name)}")
+        aws_port = os.environ.get("AWS_PORT", "5055")
+        print(f"  .venv/bin/python -m local inspect {client.batch_ids[0]}" + (f" --aws-url http://127.0.0.1:{aws_port}" if aws_port != "5055" else ""))
+        print(f"  {LOCAL_AWS_CREDENTIALS} aws --endpoint-url http://127.0.0.1:{aws_port} stepfunctions get-execution-history --execution-arn {execution_arn(STATE_MACHINE_ARN, name)}")
         print(f"Done in {time.monotonic() - started:.1f}s.")
         return 0
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import logging
 import os
 import signal
@@ -20,12 +21,14 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from moto.server import ThreadedMotoServer
 
 from .comprehend import StandIn
+from .console import Console
+from .inspect import LOCAL_AWS_CREDENTIALS
 from .stack import OfflineStack
 from .template import parameter_overrides
 
@@ -67,6 +70,8 @@ class LocalService:
         self.stack = OfflineStack(stand_in, parameters=parameters, environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
         self._stopping = threading.Event()
         self._function_locks: dict[str, threading.Lock] = {}
+        self.console: Console | None = None
+        """Set by `make local`: metrics are summed up in one line when an execution ends."""
 
     def start(self) -> None:
         if self.aws_port == 0:
@@ -162,25 +167,55 @@ class LocalService:
             for execution in executions:
                 if seen.get(execution["name"]) != execution["status"]:
                     seen[execution["name"]] = execution["status"]
-                    self.say(f"execution {execution['name']} {execution['status']}")
+                    self.say(status_line(sfn, execution, self.console.verbose if self.console else False))
+                    metrics = self.console.metrics_line() if self.console and execution["status"] != "RUNNING" else None
+                    if metrics:
+                        self.say(metrics)
 
 
-def serve(port: int | None = None, aws_port: int | None = None, host: str | None = None) -> None:
+def status_line(sfn: Any, execution: dict, verbose: bool = False) -> str:
+    """`execution NAME STATUS`, with its time once it ended, and a failure's error and message in
+    the same line (the stack trace after it only when verbose): what the console's graph would show."""
+    line = f"execution {execution['name']} {execution['status']}"
+    if execution.get("stopDate"):
+        line += f" in {(execution['stopDate'] - execution['startDate']).total_seconds():.1f}s"
+    if execution["status"] not in ("FAILED", "TIMED_OUT", "ABORTED"):
+        return line
+    try:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+    except Exception:  # noqa: BLE001 - the watcher only reports
+        return line
+    error, cause = described.get("error", ""), described.get("cause", "")
+    try:
+        report = json.loads(cause)
+    except ValueError:
+        report = None
+    message = report.get("errorMessage", "") if isinstance(report, dict) else cause
+    line += f": {error}: {' '.join(str(message).split())}" if error or message else ""
+    if verbose and isinstance(report, dict) and report.get("stackTrace"):
+        line += "\n" + "".join(report["stackTrace"]).rstrip()
+    return line
+
+
+def serve(port: int | None = None, aws_port: int | None = None, host: str | None = None, verbose: bool = False) -> None:
     overrides = parameter_overrides(os.environ.get("PARAMETER_OVERRIDES", ""))
     service = LocalService(int(port or os.environ.get("PORT", 3000)), int(aws_port or os.environ.get("AWS_PORT", 5055)), parameters=overrides, host=host or os.environ.get("HOST") or HOST)
     service.start()
+    console = Console(verbose=verbose or os.environ.get("LOCAL_VERBOSE", "") not in ("", "0"))
+    service.say, service.console = console.say, console
     service.say(f"Listening on {service.host} (HOST): API port {service.port}, emulated AWS port {service.aws_port}")
     service.say(f"Snowflake sentiment service on {service.url}/sentiment (POST and GET)")
-    service.say(f"Emulated AWS on {service.aws_url}: aws --endpoint-url {service.aws_url} stepfunctions list-executions --state-machine-arn {service.stack.state_machine_arn}")
+    service.say(f"Emulated AWS on {service.aws_url}: .venv/bin/python -m local inspect <batch id>{'' if service.aws_port == 5055 else f' --aws-url {service.aws_url}'}, or {LOCAL_AWS_CREDENTIALS} aws --endpoint-url {service.aws_url} stepfunctions list-executions --state-machine-arn {service.stack.state_machine_arn}")
     service.say("Ctrl-C stops.")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-        service.say("stopping")
-    finally:
-        service.stop()
-        service.say("stopped")
+    with console.capture():
+        try:
+            while not stop.wait(0.5):
+                pass
+            service.say("stopping")
+        finally:
+            service.stop()
+            service.say("stopped")
 

@@ -211,13 +211,15 @@ class ResultsTable:
         return BatchRecord(batch_id, execution_name, query_id, fingerprint, row_count, input_pages, STATUS_STAGED, expires_at)
 
     def mark_started(self, batch_id: str, now: float) -> None:
-        """The execution is started; its first DescribeExecution is due a poll period from now."""
-        self.client.update_item(
-            TableName=self.name,
-            Key=item_key(batch_id, META),
-            UpdateExpression="SET #status = :started, describedAt = :now",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":started": {"S": STATUS_STARTED}, ":now": moment(now)},
+        """The execution is started; its first DescribeExecution is due a poll period from now.
+        Only a STAGED record moves: an execution can end (ENDED) before its POST gets here, and a
+        repeated POST of an ended batch must not take its record back to STARTED."""
+        self._update_record(
+            batch_id,
+            "SET #status = :started, describedAt = :now",
+            {":started": {"S": STATUS_STARTED}, ":now": moment(now), ":staged": {"S": STATUS_STAGED}},
+            condition="#status = :staged",
+            names={"#status": "status"},
         )
 
     def keep_turn(self, batch_id: str, turn_at: float) -> float:
