@@ -53,7 +53,7 @@ def test_lone_surrogates_become_replacement_characters():
 
 def test_identical_texts_are_one_document():
     plan = plan_batch(["good", "bad", "good", None, "good"], "en")
-    assert plan.documents == ["good", "bad"]
+    assert plan.documents == [("en", "good"), ("en", "bad")]
     assert plan.row_documents == [0, 1, 0, None, 0]
 
 
@@ -92,7 +92,7 @@ def test_work_items_cover_every_chunk_once_within_the_cap(chunks, cap):
 @pytest.mark.parametrize("documents, pooled, mapped", [(1, 0, 0), (24, 0, 0), (25, None, 1), (26, 1, 1), (1001, 40, 40), (1000, None, 40)])
 def test_only_a_partly_filled_last_chunk_is_pooled_and_left_out_of_the_map(documents, pooled, mapped):
     plan = plan_batch([f"text {i}" for i in range(documents)], "en")
-    assert plan.pooled_chunk == pooled
+    assert plan.pooled_chunks == ([] if pooled is None else [pooled])
     assert sum(item.chunk_count for item in plan.work_items) == mapped
     covered = {chunk for item in plan.work_items for chunk in range(item.first_chunk, item.first_chunk + item.chunk_count)}
     assert covered | ({pooled} if pooled is not None else set()) == set(range(len(plan.chunks)))

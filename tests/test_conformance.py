@@ -1,5 +1,8 @@
 """Property: whatever Snowflake sends, the batch ends in 200 with exactly its row numbers, in order.
 
+Half the batches are sentiment(text, language): each row's language is NULL, blank, a code
+Comprehend reads (in any case), `auto`, or anything else.
+
 Generated batches hold any Unicode (astral characters, lone surrogates sent as JSON escapes,
 control characters), NULLs, numbers, booleans, objects, empty and 30 KB texts, heavy
 duplication, and 0 to thousands of rows. Value null exactly for NULL and blank input; the
@@ -19,7 +22,7 @@ from hypothesis import strategies as st
 from conftest import Snowflake
 from local.snowflake import snowflake_headers
 from local.stack import LAMBDA_REQUEST_LIMIT, OfflineStack
-from sentiment_service.chunking import normalize_argument
+from sentiment_service.chunking import AUTO, SUPPORTED_LANGUAGES, normalize_argument, row_language
 
 EXAMPLES = int(os.environ.get("CONFORMANCE_EXAMPLES", "50"))
 
@@ -41,6 +44,14 @@ values = st.one_of(
     st.lists(st.integers(), max_size=3),
 )
 
+
+languages = st.one_of(
+    st.none(),
+    st.sampled_from(["", " "]),
+    st.sampled_from([*SUPPORTED_LANGUAGES, AUTO]).flatmap(lambda code: st.sampled_from([code, code.upper()])),
+    st.text(max_size=6),
+    st.integers(),
+)
 
 EVENT_BUDGET = LAMBDA_REQUEST_LIMIT - 256 * 1024
 """A batch must reach the service to be answered: its proxy event stays under Lambda's 6 MB."""
@@ -70,24 +81,34 @@ def module_snowflake() -> Iterator[Snowflake]:
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
-@given(batch=batches())
-def test_every_batch_ends_in_200_with_its_rows(module_snowflake: Snowflake, batch: list[Any]) -> None:
+@given(batch=batches(), row_languages=st.one_of(st.none(), st.lists(languages, min_size=1, max_size=6)))
+def test_every_batch_ends_in_200_with_its_rows(module_snowflake: Snowflake, batch: list[Any], row_languages: list[Any] | None) -> None:
     target(float(len(batch)), label="rows")
     headers = snowflake_headers()
-    body = json.dumps({"data": [[number, value] for number, value in enumerate(batch)]}, ensure_ascii=True)
+    language_of = [None if row_languages is None else row_languages[number % len(row_languages)] for number in range(len(batch))]
+    data = [[number, value] if row_languages is None else [number, value, language_of[number]] for number, value in enumerate(batch)]
+    body = json.dumps({"data": data}, ensure_ascii=True)
     accepted = module_snowflake.post(headers=headers, body=body)
     outcome = accepted if accepted.status == 200 else module_snowflake.wait(headers, timeout_s=300)
     assert accepted.status in (200, 202), accepted.body
     assert outcome.status == 200, outcome.body
     rows = outcome.body["data"]
     assert [row for row, _ in rows] == list(range(len(batch)))
-    seen: dict[str, Any] = {}
-    for value, (_, answer) in zip(batch, rows, strict=True):
+    seen: dict[tuple[str, Any], Any] = {}
+    for value, language, (_, answer) in zip(batch, language_of, rows, strict=True):
         normalized = normalize_argument(value)
+        asked = row_language(language, "en")
         assert (answer is None) == (normalized is None)
+        if normalized is None:
+            continue
+        if isinstance(asked, dict):
+            assert answer["Error"]["Code"] == "UnsupportedLanguage", "a language Comprehend does not read is that row's error"
+            continue
         if isinstance(value, str):
-            assert seen.setdefault(value, answer) == answer, "the same text got different values"
-            if normalized is not None:
+            assert seen.setdefault((value, asked), answer) == answer, "the same text in the same language got different values"
+            if asked == AUTO:
+                assert set(answer) == {"Sentiment", "SentimentScore", "LanguageCode"} or answer["Error"]["Code"] in ("UnsupportedLanguage", "LanguageUncertain")
+            else:
                 assert set(answer) == {"Sentiment", "SentimentScore"}
-        elif value is not None:
+        else:
             assert answer["Error"]["Code"] == "UnsupportedValue"

@@ -44,12 +44,12 @@ class Batches:
     """Batches taken through the workflow's functions one state at a time, as Step Functions runs them."""
 
     def __init__(self, table: ResultsTable, comprehend: Any):
-        from functions.analyze_chunks.app import analyze_pooled_chunk, analyze_work_item
+        from functions.analyze_chunks.app import analyze_pooled_chunks, analyze_work_item
         from functions.assemble_results.app import assemble_batch
         from functions.plan_chunks.app import plan_chunks
 
         self.table, self.comprehend = table, comprehend
-        self.plan_chunks, self.analyze_work_item, self.analyze_pooled_chunk, self.assemble_batch = plan_chunks, analyze_work_item, analyze_pooled_chunk, assemble_batch
+        self.plan_chunks, self.analyze_work_item, self.analyze_pooled_chunks, self.assemble_batch = plan_chunks, analyze_work_item, analyze_pooled_chunks, assemble_batch
 
     def stage(self, batch_id: str, texts: list[str | None]) -> dict:
         """POST's part (staged rows, batch record), then PlanChunks."""
@@ -63,8 +63,8 @@ class Batches:
     def finish(self, batch_id: str, plan: dict) -> list[list[Any]]:
         """The Map's work items, AnalyzePooledChunk, then AssembleResults: the rows GET would answer."""
         for item in plan["workItems"]:
-            self.analyze_work_item(batch_id, item["firstChunk"], item["chunkCount"], "en", self.table, self.comprehend)
-        self.analyze_pooled_chunk(batch_id, plan["pooledChunk"], "en", self.table, self.comprehend)
+            self.analyze_work_item(batch_id, item["firstChunk"], item["chunkCount"], self.table, self.comprehend)
+        self.analyze_pooled_chunks(batch_id, plan["pooledChunks"], self.table, self.comprehend)
         self.assemble_batch(batch_id, plan["stagingId"], plan["inputPages"], "en", self.table)
         return self.table.read_results(batch_id)
 
@@ -86,7 +86,7 @@ def pool_items(stack) -> list[dict]:
 def test_the_first_batch_to_settle_sends_every_waiting_last_chunk_in_full_calls(stack, stand_in, table, comprehend, batches):
     texts_by_batch = {f"batch:{number}": texts_of(number, 30) for number in range(4)}
     plans = {batch_id: batches.stage(batch_id, texts) for batch_id, texts in texts_by_batch.items()}
-    assert all(plan["pooledChunk"] == 1 and len(plan["workItems"]) == 1 for plan in plans.values())
+    assert all(plan["pooledChunks"] == [{"chunk": 1, "language": "en"}] and len(plan["workItems"]) == 1 for plan in plans.values())
     assert len(pool_items(stack)) == 4
 
     first = settle_pooled_chunk("batch:2", 1, "en", table, comprehend)
@@ -143,7 +143,7 @@ def test_a_chunk_another_call_holds_is_waited_for_not_sent_again(stack, stand_in
 def test_values_stored_by_an_earlier_call_are_never_overwritten_or_counted_twice(stack, table, comprehend, batches):
     plan = batches.stage("batch:1", texts_of(1, 4))
     stored = [{"Sentiment": "FIRST", "SentimentScore": {}}] * 4
-    assert table.put_analysis("batch:1", plan["pooledChunk"], stored)
+    assert table.put_analysis("batch:1", plan["pooledChunks"][0]["chunk"], stored)
     table.add_chunks_done("batch:1", 1)
     batches.stage("batch:2", texts_of(2, 4))
 
@@ -283,14 +283,14 @@ def test_a_chunk_whose_pool_entry_expired_is_still_analysed_as_on_a_redrive(stac
 
 def test_a_batch_without_a_partial_chunk_pools_nothing(stack, table, comprehend, batches):
     plan = batches.stage("batch:1", texts_of(1, 50))
-    assert {key: plan[key] for key in ("documentCount", "chunkCount", "workItems", "pooledChunk")} == {
+    assert {key: plan[key] for key in ("documentCount", "chunkCount", "workItems", "pooledChunks")} == {
         "documentCount": 50,
         "chunkCount": 2,
         "workItems": [{"firstChunk": 0, "chunkCount": 1}, {"firstChunk": 1, "chunkCount": 1}],
-        "pooledChunk": None,
+        "pooledChunks": [],
     }
     assert pool_items(stack) == []
-    assert batches.analyze_pooled_chunk("batch:1", None, "en", table, comprehend) == {"pooledChunk": None}
+    assert batches.analyze_pooled_chunks("batch:1", [], table, comprehend) == {"pooledChunks": 0, "comprehendCalls": 0, "documentsAnalysed": 0, "pooledChunksStored": 0}
 
 
 def test_concurrent_batches_through_the_state_machine_send_each_text_once(snowflake, stand_in):
@@ -405,13 +405,13 @@ def test_a_retried_work_item_sends_only_the_chunks_not_yet_stored(monkeypatch, s
 
     texts = texts_of(1, 75)
     plan = batches.stage("batch:1", texts)
-    assert plan["pooledChunk"] is None
+    assert plan["pooledChunks"] == []
     monkeypatch.setattr(comprehend_calls, "BACKOFF_BUDGET_S", 0.0)
 
     with pytest.raises(ComprehendThrottled):
-        batches.analyze_work_item("batch:1", 0, 3, "en", table, FailingAfter(comprehend, 1, aws_error("ThrottlingException", "BatchDetectSentiment")))
+        batches.analyze_work_item("batch:1", 0, 3, table, FailingAfter(comprehend, 1, aws_error("ThrottlingException", "BatchDetectSentiment")))
     assert table.analysed_chunks("batch:1", 0, 3) == {0}
-    retried = batches.analyze_work_item("batch:1", 0, 3, "en", table, comprehend)
+    retried = batches.analyze_work_item("batch:1", 0, 3, table, comprehend)
     assert (retried["chunksAnalysed"], retried["chunksAlreadyDone"], retried["waitSeconds"]) == (2, 1, 0)
     assert batches.finish("batch:1", plan) == [[number, value] for number, value in enumerate(values_of(texts))]
     assert len(stand_in.documents) == 75 and set(stand_in.documents.values()) == {1}, "a chunk was paid for twice"
@@ -478,8 +478,8 @@ def test_a_throttled_shared_call_is_counted_and_a_persistent_throttle_is_not_sen
 def test_analyze_pooled_chunk_reports_what_the_flush_took(table, comprehend, batches):
     batches.stage("batch:0", texts_of(0, 5))
     batches.stage("batch:1", texts_of(1, 4))
-    assert batches.analyze_pooled_chunk("batch:0", 0, "en", table, comprehend) == {"pooledChunk": 0, "comprehendCalls": 1, "documentsAnalysed": 9, "pooledChunksStored": 2}
-    assert batches.analyze_pooled_chunk("batch:1", 0, "en", table, comprehend) == {"pooledChunk": 0, "comprehendCalls": 0, "documentsAnalysed": 0, "pooledChunksStored": 0}
+    assert batches.analyze_pooled_chunks("batch:0", [{"chunk": 0, "language": "en"}], table, comprehend) == {"pooledChunks": 1, "comprehendCalls": 1, "documentsAnalysed": 9, "pooledChunksStored": 2}
+    assert batches.analyze_pooled_chunks("batch:1", [{"chunk": 0, "language": "en"}], table, comprehend) == {"pooledChunks": 1, "comprehendCalls": 0, "documentsAnalysed": 0, "pooledChunksStored": 0}
 
 
 def test_a_chunk_whose_pool_entry_expired_still_takes_the_others_waiting(table, comprehend, batches):

@@ -47,7 +47,7 @@ EXPECTED_GRANTS = {
     "StartBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:BatchWriteItem": TABLE, "states:StartExecution": {"<SentimentStateMachine>"}},
     "PollBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "states:DescribeExecution": {"arn:aws:states:us-east-1:111122223333:execution:<SentimentStateMachine.Name>:*"}},
     "PlanChunksFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:PutItem": TABLE},
-    "AnalyzeChunksFunction": {"dynamodb:Query": TABLE, "dynamodb:GetItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "comprehend:BatchDetectSentiment": {"*"}},
+    "AnalyzeChunksFunction": {"dynamodb:Query": TABLE, "dynamodb:GetItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "comprehend:BatchDetectSentiment": {"*"}, "comprehend:BatchDetectDominantLanguage": {"*"}},
     "AssembleResultsFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE},
 }
 LOG_DELIVERY = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}

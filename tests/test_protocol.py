@@ -68,8 +68,8 @@ def test_fingerprint_tells_different_rows_apart():
         ('{"data": [[true, "x"]]}', "not an integer"),
         ('{"data": [[-1, "x"]]}', "negative"),
         ('{"data": [[0, "x"], [0, "y"]]}', "more than once"),
-        ('{"data": [[0]]}', "takes exactly one"),
-        ('{"data": [[0, "x", "y"]]}', "takes exactly one"),
+        ('{"data": [[0]]}', "sentiment takes (text) or (text, language)"),
+        ('{"data": [[0, "x", "en", "y"]]}', "sentiment takes (text) or (text, language)"),
         ('{"data": [[0, NaN]]}', "not valid JSON"),
         ("", "Empty request body"),
     ],
@@ -135,5 +135,5 @@ def test_a_gzip_bomb_gets_413_without_expanding_it_all():
 
 def test_rejections_never_quote_row_text():
     secret = "my secret review text"
-    for body in ({"data": [[0, secret, secret]]}, {"data": [[0, secret], [0, secret]]}, {"data": [["x", secret]]}):
+    for body in ({"data": [[0, secret, secret, secret]]}, {"data": [[0, secret], [0, secret]]}, {"data": [["x", secret]]}):
         assert secret not in rejected(body=json.dumps(body)).message

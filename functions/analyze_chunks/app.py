@@ -1,5 +1,6 @@
-"""Map iteration AnalyzeChunk: one BatchDetectSentiment call per chunk of a work item; and
-state AnalyzePooledChunk: the batch's last chunk, sent with other batches' (pool.py).
+"""Map iteration AnalyzeChunk: one Comprehend call per chunk of a work item (BatchDetectSentiment
+in the chunk's language, or BatchDetectDominantLanguage for a detection chunk); and state
+AnalyzePooledChunk: each language's last chunk, sent with other batches' (pool.py).
 
 Each chunk's values are stored as soon as Comprehend answers, and chunks already stored
 are skipped, so a retried iteration never pays Comprehend twice for the same chunk.
@@ -13,18 +14,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sentiment_service.comprehend import detect_sentiment
+from sentiment_service.chunking import AUTO
+from sentiment_service.comprehend import detect_languages, detect_sentiment
 from sentiment_service.governor import GovernedClient, TurnLater, Turns
 from sentiment_service.observability import lambda_entry, logger, metrics
-from sentiment_service.pool import settle_pooled_chunk
+from sentiment_service.pool import PooledChunkInFlight, Settled, settle_pooled_chunk
 from sentiment_service.settings import client, governor, results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
 
-def analyze_work_item(
-    batch_id: str, first_chunk: int, chunk_count: int, language: str, table: ResultsTable, comprehend: Any, turns: Turns | None = None, throttled_until: float | None = None
-) -> dict:
+def analyze_work_item(batch_id: str, first_chunk: int, chunk_count: int, table: ResultsTable, comprehend: Any, turns: Turns | None = None, throttled_until: float | None = None) -> dict:
     """Send the item's chunks not stored yet, each at its turn; when the next turn is far off,
     return how long Step Functions should wait and the slot kept for this item."""
     turns = turns or Turns(None)
@@ -35,8 +35,12 @@ def analyze_work_item(
         chunks = table.read_chunks(batch_id, first_chunk, chunk_count)
         governed = GovernedClient(comprehend, turns)
         for index in pending:
+            chunk = chunks[index]
             try:
-                values = detect_sentiment(governed, chunks[index], language, on_throttle=count_throttle, throttled_until=throttled_until)
+                if chunk.language == AUTO:
+                    values = detect_languages(governed, chunk.texts, on_throttle=count_throttle, throttled_until=throttled_until)
+                else:
+                    values = detect_sentiment(governed, chunk.texts, chunk.language, on_throttle=count_throttle, throttled_until=throttled_until)
             except TurnLater as later:
                 metrics.add_metric(name="QuotaWaitsHandedBack", unit="Count", value=1)
                 outcome.update(waitSeconds=max(1, math.floor(later.wait_seconds - WAKE_EARLY_SECONDS)), slot=later.slot)
@@ -62,14 +66,23 @@ DEADLINE_MARGIN_SECONDS = 45
 last call (30 s read timeout) and storing its values."""
 
 
-def analyze_pooled_chunk(batch_id: str, pooled_chunk: int | None, language: str, table: ResultsTable, comprehend: Any) -> dict:
-    if pooled_chunk is None:
-        return {"pooledChunk": None}
-    settled = settle_pooled_chunk(batch_id, pooled_chunk, language, table, comprehend, on_throttle=count_throttle)
-    count_calls(settled.calls, settled.documents)
-    if settled.chunks_stored > 1:
-        metrics.add_metric(name="PooledChunksShared", unit="Count", value=settled.chunks_stored - 1)
-    return {"pooledChunk": pooled_chunk, **settled.as_dict()}
+def analyze_pooled_chunks(batch_id: str, pooled_chunks: list[dict], table: ResultsTable, comprehend: Any) -> dict:
+    """Settle each language's pooled chunk; one still held by another call is retried by Step
+    Functions after the others are settled."""
+    total, in_flight = Settled(), None
+    for pooled in pooled_chunks:
+        try:
+            settled = settle_pooled_chunk(batch_id, pooled["chunk"], pooled["language"], table, comprehend, on_throttle=count_throttle)
+        except PooledChunkInFlight as held:
+            in_flight = held
+            continue
+        total.calls, total.documents, total.chunks_stored = total.calls + settled.calls, total.documents + settled.documents, total.chunks_stored + settled.chunks_stored
+    count_calls(total.calls, total.documents)
+    if total.chunks_stored > len(pooled_chunks):
+        metrics.add_metric(name="PooledChunksShared", unit="Count", value=total.chunks_stored - len(pooled_chunks))
+    if in_flight is not None:
+        raise in_flight
+    return {"pooledChunks": len(pooled_chunks), **total.as_dict()}
 
 
 def count_throttle() -> None:
@@ -84,17 +97,18 @@ def count_calls(calls: int, documents: int) -> None:
 
 @lambda_entry(correlation_id_path="batchId")
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """AnalyzeChunk's event names a work item (firstChunk, chunkCount); AnalyzePooledChunk's, the batch's pooledChunks."""
     with retryable_storage_errors():
         table = results_table("worker")
         comprehend = client("comprehend", "comprehend")
-        if "pooledChunk" in event:
+        if "pooledChunks" in event:
             governed = GovernedClient(comprehend, Turns(governor(), may_hand_back=False))
-            outcome = analyze_pooled_chunk(event["batchId"], event["pooledChunk"], event["language"], table, governed)
+            outcome = analyze_pooled_chunks(event["batchId"], event["pooledChunks"], table, governed)
         else:
             waits = int(event.get("waits", 0))
             turns = Turns(governor(), held=float(event.get("slot") or 0) or None, may_hand_back=waits < MAX_WAITS_HANDED_BACK)
             throttled_until = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
-            outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], event["language"], table, comprehend, turns, throttled_until)
+            outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], table, comprehend, turns, throttled_until)
             outcome["waits"] = waits + (1 if outcome["waitSeconds"] else 0)
     logger.info("chunks analysed", extra=outcome)
     return outcome

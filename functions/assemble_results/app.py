@@ -5,20 +5,25 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service.admission import Admission
-from sentiment_service.chunking import plan_batch
+from sentiment_service.chunking import plan_batch, staged_languages
 from sentiment_service.observability import lambda_entry, logger, metrics
-from sentiment_service.results import assemble_rows
-from sentiment_service.settings import admission_control, results_table
+from sentiment_service.results import ResultsIncomplete, assemble_rows
+from sentiment_service.settings import admission_control, results_table, settings
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
 
-def assemble_batch(batch_id: str, staging_id: str, input_pages: int, language: str, table: ResultsTable, admission: Admission | None = None) -> dict:
-    """Rebuild the plan from the staged rows and join it with the stored chunk values; once the
-    answer is stored, the batch's claim on the admission window is given back."""
+def assemble_batch(
+    batch_id: str, staging_id: str, input_pages: int, language: str, table: ResultsTable, admission: Admission | None = None, confidence_threshold: float = 0.0
+) -> dict:
+    """Rebuild the plan from the staged rows (and their stored detections) and join it with the
+    stored chunk values; once the answer is stored, the batch's claim on the admission window is given back."""
     staged = table.read_input(batch_id, staging_id, input_pages)
-    plan = plan_batch([value for _, value in staged], language)
-    rows = assemble_rows([number for number, _ in staged], plan, table.read_analysis(batch_id))
+    analysis = table.read_analysis(batch_id)
+    plan = plan_batch([row[1] for row in staged], staged_languages(staged, language), analysis, confidence_threshold)
+    if plan.detecting:
+        raise ResultsIncomplete("The batch's language detections are incomplete.")
+    rows = assemble_rows([row[0] for row in staged], plan, analysis)
     pages = table.put_results(batch_id, rows)
     table.mark_ended(batch_id)
     if admission is not None:
@@ -31,6 +36,6 @@ def assemble_batch(batch_id: str, staging_id: str, input_pages: int, language: s
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     with retryable_storage_errors():
         table = results_table("worker")
-        outcome = assemble_batch(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table, admission_control("worker"))
+        outcome = assemble_batch(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table, admission_control("worker"), settings().language_confidence_threshold)
     logger.info("results assembled", extra=outcome)
     return outcome

@@ -6,35 +6,51 @@ import math
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sentiment_service.chunking import plan_batch
+from sentiment_service.chunking import estimated_calls, plan_batch, staged_languages
 from sentiment_service.governor import Governor
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.pool import Pool
-from sentiment_service.settings import governor, results_table
-from sentiment_service.storage import ResultsTable
+from sentiment_service.settings import governor, results_table, settings
+from sentiment_service.storage import ResultsTable, StoredChunk
 from sentiment_service.worker import retryable_storage_errors
 
 
-def plan_chunks(batch_id: str, staging_id: str, input_pages: int, language: str, table: ResultsTable, governor: Governor | None = None) -> dict:
-    """Write every chunk's texts, pool the last partly filled one, book the batch's block of
-    Comprehend calls, and return only counts, chunk ranges and the wait for the block."""
+def plan_chunks(
+    batch_id: str, staging_id: str, input_pages: int, language: str, table: ResultsTable, governor: Governor | None = None, confidence_threshold: float = 0.0
+) -> dict:
+    """Write the chunks' texts, pool each language's last partly filled one, book the batch's block
+    of Comprehend calls, and return only counts, chunk ranges and the wait for the block.
+
+    A batch with `auto` rows is planned twice: first its detection chunks (the Map runs them, and
+    Step Functions comes back here), then, with every detection stored, its sentiment chunks."""
     staged = table.read_input(batch_id, staging_id, input_pages)
-    plan = plan_batch([value for _, value in staged], language)
-    table.put_chunks(batch_id, ((index, plan.chunk_texts(index)) for index in range(len(plan.chunks))))
+    values, languages = [row[1] for row in staged], staged_languages(staged, language)
+    plan = plan_batch(values, languages, threshold=confidence_threshold)
+    if plan.detecting:
+        detections = table.read_analysis(batch_id, 0, len(plan.chunks))
+        plan = plan_batch(values, languages, detections, confidence_threshold)
+    first = 0 if plan.detecting else plan.detection_chunks
+    table.put_chunks(batch_id, ((index, StoredChunk(plan.chunk_languages[index], plan.chunk_texts(index))) for index in range(first, len(plan.chunks))))
     table.set_chunks_total(batch_id, len(plan.chunks))
-    if plan.pooled_chunk is not None:
-        Pool(table, language).add(batch_id, plan.pooled_chunk, len(plan.chunks[plan.pooled_chunk]))
-    metrics.add_metric(name="DocumentsPlanned", unit="Count", value=len(plan.documents))
-    metrics.add_metric(name="RowsSkipped", unit="Count", value=len(staged) - sum(isinstance(source, int) for source in plan.row_documents))
+    for chunk in plan.pooled_chunks:
+        Pool(table, plan.chunk_languages[chunk]).add(batch_id, chunk, len(plan.chunks[chunk]))
+    to_detect = sum(len(plan.chunks[index]) for index in range(plan.detection_chunks))
+    if plan.detecting:
+        metrics.add_metric(name="DocumentsToDetect", unit="Count", value=to_detect)
+    else:
+        metrics.add_metric(name="DocumentsPlanned", unit="Count", value=len(plan.documents) - to_detect)
+        metrics.add_metric(name="RowsSkipped", unit="Count", value=len(staged) - sum(isinstance(source, int) for source in plan.row_documents))
     wait = 0
     if governor is not None and plan.chunks:
-        turn_at = table.keep_turn(batch_id, governor.reserve_block(len(plan.chunks)))
+        booked_before = plan.detection_chunks and not plan.detecting
+        turn_at = table.keep_turn(batch_id, governor.clock() if booked_before else governor.reserve_block(estimated_calls(values, languages)))
         wait = max(0, math.floor(turn_at - governor.clock()))
     return {
         "documentCount": len(plan.documents),
         "chunkCount": len(plan.chunks),
+        "detecting": plan.detecting,
         "workItems": [item.as_dict() for item in plan.work_items],
-        "pooledChunk": plan.pooled_chunk,
+        "pooledChunks": [{"chunk": chunk, "language": plan.chunk_languages[chunk]} for chunk in plan.pooled_chunks],
         "waitSeconds": wait,
     }
 
@@ -43,6 +59,6 @@ def plan_chunks(batch_id: str, staging_id: str, input_pages: int, language: str,
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     with retryable_storage_errors():
         table = results_table("worker")
-        plan = plan_chunks(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table, governor())
+        plan = plan_chunks(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table, governor(), settings().language_confidence_threshold)
     logger.info("batch planned", extra={key: plan[key] for key in ("documentCount", "chunkCount")})
     return plan

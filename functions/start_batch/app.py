@@ -7,8 +7,8 @@ import time
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service import api, storage
-from sentiment_service.admission import Admission, calls_needed
-from sentiment_service.chunking import MAX_DOCUMENTS_PER_CHUNK, normalize_argument
+from sentiment_service.admission import Admission
+from sentiment_service.chunking import estimated_calls, normalize_argument, row_language, staged_languages
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.protocol import Answer, BatchRequest, parse_batch_request, rejection
 from sentiment_service.settings import admission_control, results_table, settings, workflow
@@ -30,6 +30,18 @@ def execution_input(record: BatchRecord, language: str) -> dict:
     }
 
 
+def stage_row(row: tuple, default_language: str) -> list:
+    """[row_number, value] for sentiment(text); [row_number, value, language] for sentiment(text, language),
+    where a language Comprehend does not read becomes the row's error."""
+    value = normalize_argument(row[1])
+    if len(row) == 2:
+        return [row[0], value]
+    language = row_language(row[2], default_language)
+    if isinstance(language, dict):
+        return [row[0], language if value is not None else None, default_language]
+    return [row[0], value, language]
+
+
 def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, language: str, admission: Admission | None = None) -> Answer:
     """Stage and start a batch exactly once, however often Snowflake posts it.
 
@@ -37,14 +49,14 @@ def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, lan
     answered at once with 200: Snowflake accepts a synchronous answer to any POST. A new batch
     the window has no room for is answered 429 before anything is stored.
     """
-    staged = [[number, normalize_argument(value)] for number, value in request.rows]
-    if not any(isinstance(value, str) for _, value in staged):
+    language = request.language or language
+    staged = [stage_row(row, language) for row in request.rows]
+    if not any(isinstance(row[1], str) for row in staged):
         metrics.add_metric(name="BatchesAnsweredAtOnce", unit="Count", value=1)
-        return Answer(200, {"data": staged})
+        return Answer(200, {"data": [row[:2] for row in staged]})
     record = table.get_batch(request.batch_id)
     if record is None and admission is not None:
-        texts = {value for _, value in staged if isinstance(value, str)}
-        decision = admission.admit(request.batch_id, calls_needed(len(texts), MAX_DOCUMENTS_PER_CHUNK))
+        decision = admission.admit(request.batch_id, estimated_calls([row[1] for row in staged], staged_languages(staged, language)))
         if not decision.admitted:
             metrics.add_metric(name="BatchesRefused", unit="Count", value=1)
             message = f"The sentiment service has admitted all the Comprehend calls it can answer within {admission.window_seconds:.0f} s; Snowflake retries this batch."

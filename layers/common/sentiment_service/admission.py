@@ -149,8 +149,3 @@ class Admission:
                 return False
             raise
         return True
-
-
-def calls_needed(unique_texts: int, documents_per_call: int) -> int:
-    """The Comprehend calls a batch of `unique_texts` makes on its own (its last, pooled call included)."""
-    return math.ceil(unique_texts / documents_per_call)

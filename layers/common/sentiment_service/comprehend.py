@@ -84,14 +84,36 @@ def detect_sentiment(
     attempt waits for a turn of its own), a throttled call is tried again until that deadline
     rather than for BACKOFF_BUDGET_S: throttling by other callers becomes waiting, not failure.
     """
+    response = _send(lambda: client.batch_detect_sentiment(TextList=texts, LanguageCode=language), "BatchDetectSentiment", len(texts), language, sleep, on_throttle, throttled_until)
+    return _values(response, len(texts), sentiment_value)
+
+
+def detect_languages(
+    client: Any,
+    texts: list[str],
+    sleep: Callable[[float], None] = time.sleep,
+    on_throttle: Callable[[], None] = lambda: None,
+    throttled_until: float | None = None,
+) -> list[dict]:
+    """One BatchDetectDominantLanguage call, retried like detect_sentiment; each text's best language."""
+    response = _send(lambda: client.batch_detect_dominant_language(TextList=texts), "BatchDetectDominantLanguage", len(texts), "auto", sleep, on_throttle, throttled_until)
+    return _values(response, len(texts), language_value)
+
+
+def language_value(result: dict) -> dict:
+    """A text's detection: the language Comprehend is surest of, and how sure (0 when it named none)."""
+    best = max(result.get("Languages") or [{"LanguageCode": "und", "Score": 0.0}], key=lambda language: float(language["Score"]))
+    return {"LanguageCode": plain(best["LanguageCode"], 8), "Score": round(float(best["Score"]), 4)}
+
+
+def _send(call: Callable[[], dict], operation: str, documents: int, language: str, sleep: Callable[[float], None], on_throttle: Callable[[], None], throttled_until: float | None) -> dict:
     deadline = time.monotonic() + BACKOFF_BUDGET_S
     attempt = 0
     while True:
         try:
-            response = client.batch_detect_sentiment(TextList=texts, LanguageCode=language)
-            break
+            return call()
         except ClientError as error:
-            failure = classify(error, len(texts), language)
+            failure = classify(error, documents, language, operation)
         except BotoCoreError as error:
             failure = ComprehendUnavailable(f"Could not reach Amazon Comprehend ({type(error).__name__}).")
         if isinstance(failure, ComprehendThrottled):
@@ -105,18 +127,21 @@ def detect_sentiment(
             raise failure
         attempt += 1
         sleep(wait)
-    values: list[dict | None] = [None] * len(texts)
+
+
+def _values(response: dict, documents: int, value_of: Callable[[dict], dict]) -> list[dict]:
+    values: list[dict | None] = [None] * documents
     for result in response.get("ResultList", []):
-        values[result["Index"]] = sentiment_value(result)
+        values[result["Index"]] = value_of(result)
     for error in response.get("ErrorList", []):
         values[error["Index"]] = error_value(error)
     missing = sum(value is None for value in values)
     if missing:
-        raise ComprehendContractError(f"Amazon Comprehend answered for {len(texts) - missing} of {len(texts)} documents in a call.")
+        raise ComprehendContractError(f"Amazon Comprehend answered for {documents - missing} of {documents} documents in a call.")
     return values  # type: ignore[return-value]
 
 
-def classify(error: ClientError, documents: int, language: str) -> Exception:
+def classify(error: ClientError, documents: int, language: str, operation: str = "BatchDetectSentiment") -> Exception:
     code = error_code(error)
     kind = kind_of(error)
     if kind is Kind.THROTTLED:
@@ -125,7 +150,7 @@ def classify(error: ClientError, documents: int, language: str) -> Exception:
         return ComprehendUnavailable(f"Amazon Comprehend failed a call ({code}).")
     reasons = {
         "UnsupportedLanguageException": f"Amazon Comprehend does not analyse sentiment in language {language!r}.",
-        "AccessDeniedException": "The service's role may not call comprehend:BatchDetectSentiment.",
+        "AccessDeniedException": f"The service's role may not call comprehend:{operation}.",
         "TextSizeLimitExceededException": "Amazon Comprehend refused a document as too large.",
         "BatchSizeLimitExceededException": f"Amazon Comprehend refused a call of {documents} documents as too many.",
     }

@@ -153,3 +153,7 @@ class GovernedClient:
     def batch_detect_sentiment(self, **request: Any) -> Any:
         self.turns.wait_for_turn()
         return self.client.batch_detect_sentiment(**request)
+
+    def batch_detect_dominant_language(self, **request: Any) -> Any:
+        self.turns.wait_for_turn()
+        return self.client.batch_detect_dominant_language(**request)

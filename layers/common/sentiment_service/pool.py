@@ -258,7 +258,7 @@ class SharedCall:
         index_of: dict[str, int] = {}
         for entry in self.claimed:
             try:
-                texts = self.table.read_chunk(entry.batch_id, entry.chunk)
+                texts = self.table.read_chunk(entry.batch_id, entry.chunk).texts
             except StagedBatchMissing:
                 if entry is own:
                     raise

@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Mapping
 
+from .chunking import SUPPORTED_LANGUAGES, canonical_language
+
 BATCH_ID_HEADER = "sf-external-function-query-batch-id"
 QUERY_ID_HEADER = "sf-external-function-current-query-id"
+LANGUAGE_HEADER = "sf-custom-language"
+"""The function's language: `HEADERS = ('language' = 'fr')` in CREATE EXTERNAL FUNCTION."""
 
 MAX_HEADER_ID_BYTES = 512
 """Batch and query ids, in UTF-8 bytes: Snowflake's are about 50 ASCII characters. The bound keeps
@@ -51,16 +55,18 @@ class RequestRejected(Exception):
 
 @dataclass(frozen=True)
 class BatchRequest:
-    """One Snowflake batch: its ids and its rows as (row number, argument) pairs."""
+    """One Snowflake batch: its ids, its rows as (row number, text) or (row number, text, language)
+    tuples, and the function's language header (a supported code or `auto`), if it has one."""
 
     batch_id: str
     query_id: str
-    rows: list[tuple[int, Any]]
+    rows: list[tuple[Any, ...]]
+    language: str | None = None
 
     @property
     def fingerprint(self) -> str:
-        """A digest of the rows, to tell a retried POST from a different body."""
-        canonical = json.dumps(self.rows, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
+        """A digest of the rows (and the function's language), to tell a retried POST from a different body."""
+        canonical = json.dumps(self.rows if self.language is None else [self.language, self.rows], separators=(",", ":"), ensure_ascii=True, sort_keys=True)
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
@@ -159,8 +165,9 @@ def check_json_shape(raw: bytes) -> None:
 _NOT_JSON = 'Request body is not valid JSON: expected {"data": [[row_number, text], ...]}.'
 
 
-def parse_rows(raw: bytes) -> list[tuple[int, Any]]:
-    """Validate Snowflake's `{"data": [[row_number, argument], ...]}` and return its rows in order."""
+def parse_rows(raw: bytes) -> list[tuple[Any, ...]]:
+    """Validate Snowflake's `{"data": [[row_number, text], ...]}` (or `[row_number, text, language]`
+    for sentiment(text, language)) and return its rows in order."""
     check_json_shape(raw)
     try:
         document = json.loads(raw, parse_constant=_reject_constant)
@@ -173,7 +180,7 @@ def parse_rows(raw: bytes) -> list[tuple[int, Any]]:
         raise RequestRejected(400, '"data" must be an array of rows.')
     if len(data) > MAX_BATCH_ROWS:
         raise RequestRejected(413, f"A batch of {len(data)} rows is more than this service answers at once ({MAX_BATCH_ROWS}); set MAX_BATCH_ROWS = 5000 on the external function.")
-    rows: list[tuple[int, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     seen: set[int] = set()
     for position, row in enumerate(data):
         if not isinstance(row, list) or not row:
@@ -185,10 +192,10 @@ def parse_rows(raw: bytes) -> list[tuple[int, Any]]:
             raise RequestRejected(400, f"Row {position} of data has a negative row number.")
         if number in seen:
             raise RequestRejected(400, f"Row number {number} appears more than once in the batch.")
-        if len(row) != 2:
-            raise RequestRejected(400, f"Row {number} has {len(row) - 1} arguments; sentiment(text) takes exactly one.")
+        if len(row) not in (2, 3):
+            raise RequestRejected(400, f"Row {number} has {len(row) - 1} arguments; sentiment takes (text) or (text, language).")
         seen.add(number)
-        rows.append((number, row[1]))
+        rows.append(tuple(row))
     return rows
 
 
@@ -200,8 +207,20 @@ def parse_batch_request(headers: Mapping[str, str] | None, body: str | bytes | N
     """Everything the POST handler needs from an API Gateway request, or a RequestRejected."""
     batch_id = parse_batch_id(headers)
     query_id = parse_header_id(headers, QUERY_ID_HEADER, required=False)
+    language = parse_language_header(headers)
     rows = parse_rows(decode_body(body, is_base64=is_base64))
-    return BatchRequest(batch_id=batch_id, query_id=query_id, rows=rows)
+    return BatchRequest(batch_id=batch_id, query_id=query_id, rows=rows, language=language)
+
+
+def parse_language_header(headers: Mapping[str, str] | None) -> str | None:
+    """The function's language, or None for the deployment's; anything else is a mistake in the function's definition."""
+    value = header(headers, LANGUAGE_HEADER)
+    if value is None:
+        return None
+    language = canonical_language(value)
+    if language is None:
+        raise RequestRejected(400, f"The function's language header ({LANGUAGE_HEADER}) must be one of {', '.join(SUPPORTED_LANGUAGES)} or auto; fix HEADERS in CREATE EXTERNAL FUNCTION.")
+    return language
 
 
 

@@ -12,7 +12,8 @@ class ResultsIncomplete(Exception):
 
 
 def assemble_rows(row_numbers: list[int], plan: BatchPlan, analysis: dict[int, list[dict]]) -> list[list[Any]]:
-    """[[row_number, value], ...] for every staged row, from the per-chunk Comprehend values."""
+    """[[row_number, value], ...] for every staged row, from the per-chunk Comprehend values; a row
+    whose language was detected says which one."""
     missing = [index for index in range(len(plan.chunks)) if len(analysis.get(index, ())) != len(plan.chunks[index])]
     if missing:
         raise ResultsIncomplete(f"{len(missing)} of {len(plan.chunks)} chunks of the batch have no complete analysis.")
@@ -21,6 +22,12 @@ def assemble_rows(row_numbers: list[int], plan: BatchPlan, analysis: dict[int, l
         for position, document in enumerate(documents):
             document_values[document] = analysis[chunk_index][position]
     rows: list[list[Any]] = []
-    for number, source in zip(row_numbers, plan.row_documents, strict=True):
-        rows.append([number, document_values[source] if isinstance(source, int) else source])
+    for position, (number, source) in enumerate(zip(row_numbers, plan.row_documents, strict=True)):
+        if not isinstance(source, int):
+            rows.append([number, source])
+            continue
+        value = document_values[source]
+        if position in plan.detected_rows and "Error" not in value:
+            value = {**value, "LanguageCode": plan.documents[source][0]}
+        rows.append([number, value])
     return rows

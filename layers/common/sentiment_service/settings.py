@@ -31,6 +31,8 @@ class Settings:
     """The governor's rate (ComprehendRequestsPerSecond); 0 leaves calls ungoverned."""
     admission_window_seconds: float
     """AdmissionWindowSeconds; 0 admits every batch."""
+    language_confidence_threshold: float = 0.0
+    """LanguageConfidenceThreshold: an `auto` row whose detection scores below it gets a row error."""
 
 
 def settings() -> Settings:
@@ -41,6 +43,7 @@ def settings() -> Settings:
         retention_seconds=int(float(os.environ.get("RETENTION_HOURS", "24")) * 3600),
         comprehend_requests_per_second=float(os.environ.get("COMPREHEND_REQUESTS_PER_SECOND", "0")),
         admission_window_seconds=float(os.environ.get("ADMISSION_WINDOW_SECONDS", "0")),
+        language_confidence_threshold=float(os.environ.get("LANGUAGE_CONFIDENCE_THRESHOLD", "0")),
     )
 
 

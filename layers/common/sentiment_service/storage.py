@@ -10,8 +10,9 @@
                            executionStatus the execution's closing status, once a GET saw it,
                            failure         and for a failed one the sentence Snowflake shows
       input#F#NNNNN      staged rows (F: the body's fingerprint), compressed JSON pages of [row_number, value]
-      chunk#NNNNNN       the texts one Comprehend call sends
-      analysis#NNNNNN    that call's values, by position in the chunk
+      chunk#NNNNNN       the texts one Comprehend call sends, and its language (`auto`: a
+                         BatchDetectDominantLanguage call for the rows to detect)
+      analysis#NNNNNN    that call's values, by position in the chunk (detections: LanguageCode, Score)
       result#NNNNN       the answer, compressed JSON pages of [row_number, value]
 
 The pool of last chunks shares this table under its own partitions (pool.py lists its items);
@@ -120,6 +121,14 @@ def paginate_rows(rows: list[list[Any]], max_page_bytes: int = MAX_PAGE_BYTES) -
     if page:
         pages.append(page)
     return pages
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """One Comprehend call's documents as stored for the workers: its language and texts."""
+
+    language: str
+    texts: list[str]
 
 
 @dataclass(frozen=True)
@@ -276,12 +285,15 @@ class ResultsTable:
             raise StagedBatchMissing(f"The batch's staged rows are incomplete ({len(pages)} of {expected_pages} pages); they may have expired.")
         return [row for page in pages for row in page]
 
-    def put_chunks(self, batch_id: str, chunk_texts: Iterable[tuple[int, list[str]]]) -> None:
+    def put_chunks(self, batch_id: str, chunks: Iterable[tuple[int, StoredChunk]]) -> None:
         expires_at = self._live_expiry(batch_id)
-        self._put_all(self._page_item(batch_id, chunk_key(index), texts, expires_at) for index, texts in chunk_texts)
+        self._put_all({**self._page_item(batch_id, chunk_key(index), chunk.texts, expires_at), "language": {"S": chunk.language}} for index, chunk in chunks)
 
-    def read_chunks(self, batch_id: str, first: int, count: int) -> dict[int, list[str]]:
-        chunks = {int(item["sk"]["S"][len(CHUNK):]): unpack(item["data"]["B"]) for item in self._query_range(batch_id, chunk_key(first), chunk_key(first + count - 1))}
+    def read_chunks(self, batch_id: str, first: int, count: int) -> dict[int, StoredChunk]:
+        chunks = {
+            int(item["sk"]["S"][len(CHUNK):]): StoredChunk(item["language"]["S"], unpack(item["data"]["B"]))
+            for item in self._query_range(batch_id, chunk_key(first), chunk_key(first + count - 1))
+        }
         if len(chunks) != count:
             raise StagedBatchMissing(f"Chunks {first} to {first + count - 1} of the batch are incomplete; they may have expired.")
         return chunks
@@ -294,7 +306,7 @@ class ResultsTable:
             return False
         return self.put_new(self._page_item(batch_id, analysis_key(chunk), values, expires_at))
 
-    def read_chunk(self, batch_id: str, chunk: int) -> list[str]:
+    def read_chunk(self, batch_id: str, chunk: int) -> StoredChunk:
         return self.read_chunks(batch_id, chunk, 1)[chunk]
 
     def is_analysed(self, batch_id: str, chunk: int) -> bool:
@@ -303,8 +315,10 @@ class ResultsTable:
     def analysed_chunks(self, batch_id: str, first: int, count: int) -> set[int]:
         return {int(item["sk"]["S"][len(ANALYSIS):]) for item in self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1), keys_only=True)}
 
-    def read_analysis(self, batch_id: str) -> dict[int, list[dict]]:
-        return {int(item["sk"]["S"][len(ANALYSIS):]): unpack(item["data"]["B"]) for item in self.query_prefix(batch_id, ANALYSIS)}
+    def read_analysis(self, batch_id: str, first: int = 0, count: int | None = None) -> dict[int, list[dict]]:
+        """Stored values by chunk: every chunk's, or those of chunks first .. first + count - 1."""
+        items = self.query_prefix(batch_id, ANALYSIS) if count is None else self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1)) if count else iter(())
+        return {int(item["sk"]["S"][len(ANALYSIS):]): unpack(item["data"]["B"]) for item in items}
 
     def put_results(self, batch_id: str, rows: list[list[Any]]) -> int:
         pages = paginate_rows(rows)
