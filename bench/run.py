@@ -29,7 +29,7 @@ from local.console import Console
 from local.server import LocalService
 from local.snowflake import Exchange, batch_body, play_query, poll, run_batch, snowflake_headers
 from local.stack import proxy_event
-from sentiment_service.chunking import MAX_DOCUMENTS_PER_CHUNK, normalize_argument
+from sentiment_service.chunking import MAX_DOCUMENTS_PER_CHUNK, SUPPORTED_LANGUAGES, normalize_argument
 from sentiment_service.workflow import Workflow
 
 from . import prices
@@ -200,6 +200,38 @@ OVER_WINDOW = {"batches": 24, "rows": 500, "window_s": 60.0, "admission_window_s
 10 requests/s quota and 600 s. Admission answers 429 for what does not fit 45 s."""
 
 
+MIXED_LANGUAGES = {"batches": 4, "rows": 500}
+"""A table of reviews in Comprehend's 12 sentiment languages, run with its languages given and with 'auto'."""
+
+
+def language_batches(batches: int, rows: int, given: bool) -> list[list[Any]]:
+    """(text, language) rows cycling through the labelled reviews of bench/language_id.py, each made unique."""
+    from bench.language_id import SAMPLE
+
+    labelled = [(text, language) for language in SUPPORTED_LANGUAGES for text in SAMPLE[language]]
+    return [
+        [(f"{labelled[index % len(labelled)][0]} {number * rows + index}", labelled[index % len(labelled)][1] if given else "auto") for index in range(rows)]
+        for number in range(batches)
+    ]
+
+
+def play_languages(given: bool) -> Player:
+    def play(exchange: Callable[..., tuple], batches: list[list[Any]], budget_s: float) -> tuple[bool, str, float, dict[str, Any]]:
+        outcome: dict[str, int] = Counter()
+
+        def counted(method: str, headers: dict, body: bytes | None) -> tuple:
+            status, answer = exchange(method, headers, body)[:2]
+            if method == "GET" and status == 200:
+                for _, value in answer["data"]:
+                    outcome["rows_with_error" if isinstance(value, dict) and "Error" in value else "rows_analysed"] += 1
+            return status, answer
+
+        completed, reason, seconds = drive(counted, batches, budget_s)
+        return completed, reason, seconds, {"scenario": f"languages_{'given' if given else 'auto'}", **outcome}
+
+    return play
+
+
 def unique_batches(batches: int, rows: int) -> list[list[Any]]:
     """Batches of texts that are all different: every one is a Comprehend document."""
     texts = [text for text in corpus(batches * rows, seed=4242) if isinstance(text, str) and text.strip()]
@@ -245,8 +277,9 @@ def run_seed(batches: list[list[Any]], latency_ms: float, quota_rps: float, budg
 
 
 def analysed(texts: list[Any]) -> list[str]:
-    """A batch's texts that get a sentiment, as the service decides it (NULL and blank rows do not)."""
-    return [value for value in map(normalize_argument, texts) if isinstance(value, str)]
+    """A batch's texts that get a sentiment, as the service decides it (NULL and blank rows do not);
+    a (text, language) row counts as its text."""
+    return [value for value in (normalize_argument(text[0] if isinstance(text, tuple) else text) for text in texts) if isinstance(value, str)]
 
 
 def project_seed(run: Run, latency_ms: float, quota_rps: float) -> None:
@@ -280,7 +313,7 @@ def figures(run: Run, quota_rps: float) -> dict[str, Any]:
     if run.projected:
         calls, units_billed = sum(map(len, documents)), sum(billable_units(text) for batch in documents for text in batch)
     else:
-        calls, units_billed = stand_in.answered, stand_in.units
+        calls, units_billed = stand_in.answered, stand_in.units + stand_in.detection_units
     memory = run.memory_mb
     gb_seconds = sum(seconds * memory.get(function, 128) / 1024 for function, seconds in run.meter.lambda_seconds.items())
     invocations = sum(run.meter.lambda_invocations.values())
@@ -323,6 +356,7 @@ def figures(run: Run, quota_rps: float) -> dict[str, Any]:
         "usd_per_million_rows": {service: round(value * 1_000_000 / rows, 2) for service, value in cost.items()},
         "usd_per_million_rows_total": round(sum(cost.values()) * 1_000_000 / rows, 2),
         "throttled_requests_per_call": round(stand_in.throttled / calls, 3) if calls else 0.0,
+        "detection_units_per_1000_rows": round(stand_in.detection_units * per_k, 1),
         **run.extra,
     }
 
@@ -395,6 +429,11 @@ def measure(argv: list[str] | None = None) -> int:
         snowflake = over["snowflake"]
         print(f"over the window ({count} x {rows} rows, window {OVER_WINDOW['window_s']:.0f} s): {snowflake['answered_correctly']} answered, late after accepted {snowflake['late_after_accepted']}, "
               f"failed {snowflake['failed']}, POST 429s {snowflake['post_429s']}, accepted->answered max {snowflake['accepted_to_answered_s']['max']} s, throttled/call {over['throttled_requests_per_call']}", flush=True)
+        for given in (True, False):
+            mixed = figures(run_ours(language_batches(MIXED_LANGUAGES["batches"], MIXED_LANGUAGES["rows"], given), args.latency_ms, args.quota_rps, parameters, 300, play_languages(given)), args.quota_rps)
+            scenarios.append(mixed)
+            print(f"mixed languages ({mixed['scenario']}): {mixed['comprehend_calls']} calls, units/1k rows {mixed['comprehend_units_per_1000_rows']} (detection {mixed['detection_units_per_1000_rows']}), "
+                  f"${mixed['usd_per_million_rows_total']}/M rows, rows with an error {mixed.get('rows_with_error', 0)}", flush=True)
     if args.skip_baseline:
         return 0
     largest = max(rows for rows, _ in workloads)
@@ -491,6 +530,21 @@ def summary_markdown(report: dict) -> str:
                 f"| {snowflake['answered_correctly']} | {snowflake['late_after_accepted']} | {snowflake['late_after_first_post']} | {snowflake['failed']} | {snowflake['post_429s']} | {spread('accepted_to_answered_s')} | {spread('first_post_to_answered_s')} | "
                 f"{entry['throttled_requests_per_call']} | {entry['state_machine_retries']} | {entry['describe_execution_calls_per_batch']}, {entry['describe_execution_peak_per_second']} | {entry['usd_per_million_rows_total']} |",
             ]
+    mixed = {entry["scenario"]: entry for entry in report["workloads"] if str(entry.get("scenario", "")).startswith("languages_")}
+    if mixed:
+        lines += [
+            "",
+            f"Mixed languages: {MIXED_LANGUAGES['batches']} batches of {MIXED_LANGUAGES['rows']} reviews in Comprehend's 12 sentiment languages, with their languages given "
+            "(sentiment(text, language)) and with 'auto' (detected first):",
+            "",
+            "| languages | Comprehend calls / 1k rows | units / 1k rows (detection) | rows analysed / with an error | e2e s | $ / M rows (Comprehend) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, entry in mixed.items():
+            lines.append(
+                f"| {name.removeprefix('languages_')} | {entry['comprehend_calls_per_1000_rows']} | {entry['comprehend_units_per_1000_rows']} ({entry['detection_units_per_1000_rows']}) | "
+                f"{entry.get('rows_analysed', 0)} / {entry.get('rows_with_error', 0)} | {entry['e2e_seconds']} | {entry['usd_per_million_rows_total']} ({entry['usd_per_million_rows']['comprehend']}) |"
+            )
     failures = [entry for entry in report["workloads"] if not entry["completed"] or entry["projected"]]
     if failures:
         lines += ["", "Baseline notes:"]

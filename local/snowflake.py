@@ -37,8 +37,9 @@ def snowflake_headers(batch_id: str | None = None, query_id: str | None = None) 
 
 
 def batch_body(texts: list[Any]) -> str:
-    """Snowflake's request body: row numbers from 0, one argument each."""
-    return json.dumps({"data": [[number, text] for number, text in enumerate(texts)]})
+    """Snowflake's request body: row numbers from 0, one argument each, or (text, language) for
+    sentiment(text, language) when a row is a tuple (JSON has none, so it is never a value)."""
+    return json.dumps({"data": [[number, *text] if isinstance(text, tuple) else [number, text] for number, text in enumerate(texts)]})
 
 
 Exchange = Callable[[str, dict[str, str], "bytes | None"], tuple]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
-from bench.run import FIELDS, Meter, Run, figures, item_bytes, main, project_seed
+from bench.run import FIELDS, Meter, Run, figures, item_bytes, language_batches, main, project_seed
 from local.comprehend import StandIn
+from local.snowflake import batch_body
+from sentiment_service.chunking import SUPPORTED_LANGUAGES
 
 REQUIRED = ["comprehend_calls_per_1000_rows", "comprehend_units_per_1000_rows", "transitions_per_1000_rows", "e2e_seconds", "floor_seconds", "usd_per_million_rows", "completed"]
 
@@ -60,3 +62,20 @@ def test_a_small_benchmark_writes_every_documented_field(tmp_path):
     assert set(FIELDS) >= set(REQUIRED)
     assert (tmp_path / "summary.md").read_text().count("| 40 x 2 |") == 2
     assert (tmp_path / "time_vs_rows.png").stat().st_size > 1000 and (tmp_path / "cost_by_service.png").stat().st_size > 1000
+
+
+def test_detection_is_billed_with_sentiment_and_reported_apart():
+    stand_in = StandIn()
+    stand_in.answered, stand_in.units, stand_in.detection_units = 8, 300, 300
+    run = Run("ours", 100, 1, True, "", 2.0, [[("x", "auto")] * 100], Meter(), stand_in)
+    result = figures(run, quota_rps=5)
+    assert result["comprehend_units_per_1000_rows"] == 6000.0 and result["detection_units_per_1000_rows"] == 3000.0
+    assert result["unique_non_null_rows"] == 1, "a (text, language) row counts as its text"
+
+
+def test_the_mixed_language_workload_gives_every_row_a_language_or_auto():
+    given, auto = language_batches(2, 30, True), language_batches(2, 30, False)
+    assert {language for batch in given for _, language in batch} <= set(SUPPORTED_LANGUAGES)
+    assert {language for batch in auto for _, language in batch} == {"auto"}
+    assert [text for batch in given for text, _ in batch] == [text for batch in auto for text, _ in batch]
+    assert json.loads(batch_body(given[0][:1]))["data"] == [[0, given[0][0][0], given[0][0][1]]]
