@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--url", help="run the batch against this external function URL instead of a stack of its own")
     client = commands.add_parser("client", help="send a CSV or JSON file of texts as Snowflake batches")
     client.add_argument("file", type=Path)
-    client.add_argument("--url", default="http://127.0.0.1:3000/sentiment", help="the external function URL (default: make local)")
+    client.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}/sentiment", help="the external function URL (default: make local's, on PORT)")
     client.add_argument("--column", help="CSV column or JSON key holding the text (default: the first column)")
     client.add_argument("--encoding", default="utf-8", help="the file's text encoding (default: utf-8), e.g. cp1252, latin-1, utf-16")
     client.add_argument("--delimiter", help="CSV delimiter, one character or \\t for tabs (default: a tab for .tsv files, else a comma)")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from local.client import Client, ServiceUnreachable, load_texts
-from local.console import Console
+from local.console import Console, drain_powertools_metrics
 from local.inspect import Inspector
 from local.server import LocalService, free_port
 from local.snowflake import snowflake_headers
@@ -78,6 +78,7 @@ LOG_RECORD = json.dumps({"level": "WARNING", "location": "respond:69", "message"
 
 
 def test_handler_output_becomes_short_lines_and_metrics_a_sum():
+    drain_powertools_metrics()  # what earlier tests' handlers left in Powertools' buffer
     out = io.StringIO()
     console = Console(out)
     with console.capture():
@@ -88,6 +89,17 @@ def test_handler_output_becomes_short_lines_and_metrics_a_sum():
     assert lines == ["log WARNING AWS call failed status=500 code=AccessDeniedException correlation_id=q:1:0:0:0"]
     assert console.metrics_line() == "metrics RowsAccepted=120"
     assert console.metrics_line() is None
+
+
+def test_the_handlers_log_records_become_short_lines():
+    from sentiment_service.observability import logger
+
+    out = io.StringIO()
+    logger.set_correlation_id("q:1:0:0:0")
+    with Console(out).capture():
+        logger.warning("AWS call failed", extra={"status": 500, "code": "AccessDeniedException"})
+        logger.info("batch accepted", extra={"rows": 3})
+    assert out.getvalue().splitlines() == ["log WARNING AWS call failed correlation_id=q:1:0:0:0 status=500 code=AccessDeniedException"]
 
 
 def test_verbose_shows_the_records_as_they_are():
@@ -110,7 +122,7 @@ def test_lines_from_many_threads_never_run_together():
     assert sorted(out.getvalue().splitlines()) == sorted(said)
 
 
-def test_make_local_prints_a_failed_batch_in_one_line_without_row_text_or_json():
+def test_make_local_prints_a_failed_batch_in_one_line_without_row_text_or_json(capfd):
     lines: list[str] = []
     console = Console()
     console.say = lines.append  # type: ignore[method-assign]
@@ -134,7 +146,8 @@ def test_make_local_prints_a_failed_batch_in_one_line_without_row_text_or_json()
     for line in lines:
         assert "\n" not in line and "{" not in line, line
         assert ROW_TEXT_MARKER not in line
-    assert any(line.startswith("POST /sentiment ") for line in lines)
+    assert any(re.fullmatch(r"POST /sentiment batch=\S+ -> 202 \d+B \d+ms", line) for line in lines), lines
+    assert "{" not in capfd.readouterr().out, "nothing raw reaches the terminal around the console"
 
 
 # -- inspect and the batch record --------------------------------------------------------------------

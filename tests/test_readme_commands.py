@@ -53,6 +53,7 @@ def bash_commands(section: str) -> list[str]:
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:
@@ -110,7 +111,7 @@ def test_every_command_of_the_local_sections_runs_as_written_against_make_local(
             through_boto3 += 1
             if not has_cli:
                 continue
-        finished = subprocess.run(["bash", "-c", command], cwd=ROOT, env={**shell, "AWS_PORT": str(make_local.aws_port)}, capture_output=True, text=True, timeout=60)
+        finished = subprocess.run(["bash", "-c", command], cwd=ROOT, env={**shell, "PORT": str(make_local.port), "AWS_PORT": str(make_local.aws_port)}, capture_output=True, text=True, timeout=60)
         assert finished.returncode == 0, f"{written}\n{finished.stdout[-2000:]}\n{finished.stderr[-2000:]}"
         ran.append(written)
         if "local demo --url" in command:
