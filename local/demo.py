@@ -64,7 +64,7 @@ def main(url: str | None = None) -> int:
             print(f"  {execution['status']}, {len(history)} history events, states {' -> '.join(dict.fromkeys(states))}")
             print(f"  Comprehend calls: {service.stack.stand_in.calls} for {sum(isinstance(text, str) and bool(text.strip()) for text in TEXTS)} non-blank rows (NULLs, blanks and duplicates are not sent)")
             print("\nTo inspect it as in the Step Functions console, run `make local` in one terminal and in another:")
-            print("  .venv/bin/python -m local demo --url http://127.0.0.1:3000/sentiment")
+            print(f"  .venv/bin/python -m local demo --url http://127.0.0.1:{os.environ.get('PORT', '3000')}/sentiment")
             print("and then:")
         else:
             print("Inspect it with:")
