@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import secrets
 import threading
 import time
 import uuid
@@ -177,6 +178,10 @@ class OfflineStack:
         dynamodb.create_table(TableName=self.physical[table_id], KeySchema=table["KeySchema"], AttributeDefinitions=table["AttributeDefinitions"], BillingMode=table["BillingMode"])
         ttl = table["TimeToLiveSpecification"]
         dynamodb.update_time_to_live(TableName=self.physical[table_id], TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+
+        for secret_id in self.template.of_type("AWS::SecretsManager::Secret"):
+            self.client("secretsmanager").create_secret(Name=secret_id, SecretString=secrets.token_urlsafe(48))
+            self.physical[secret_id] = secret_id
 
         lambdas = self.client("lambda")
         specs = self.template.functions()

@@ -19,12 +19,15 @@ from sentiment_service.comprehend import detect_languages, detect_sentiment
 from sentiment_service.governor import GovernedClient, TurnLater, Turns
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.pool import PooledChunkInFlight, Settled, settle_pooled_chunk
-from sentiment_service.settings import client, governor, results_table
+from sentiment_service.cache import ResultCache
+from sentiment_service.settings import client, governor, result_cache, results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
 
-def analyze_work_item(batch_id: str, first_chunk: int, chunk_count: int, table: ResultsTable, comprehend: Any, turns: Turns | None = None, throttled_until: float | None = None) -> dict:
+def analyze_work_item(
+    batch_id: str, first_chunk: int, chunk_count: int, table: ResultsTable, comprehend: Any, turns: Turns | None = None, throttled_until: float | None = None, cache: ResultCache | None = None
+) -> dict:
     """Send the item's chunks not stored yet, each at its turn; when the next turn is far off,
     return how long Step Functions should wait and the slot kept for this item."""
     turns = turns or Turns(None)
@@ -41,6 +44,8 @@ def analyze_work_item(batch_id: str, first_chunk: int, chunk_count: int, table: 
                     values = detect_languages(governed, chunk.texts, on_throttle=count_throttle, throttled_until=throttled_until)
                 else:
                     values = detect_sentiment(governed, chunk.texts, chunk.language, on_throttle=count_throttle, throttled_until=throttled_until)
+                    if cache is not None:
+                        cache.store(((chunk.language, text), value) for text, value in zip(chunk.texts, values))
             except TurnLater as later:
                 metrics.add_metric(name="QuotaWaitsHandedBack", unit="Count", value=1)
                 outcome.update(waitSeconds=max(1, math.floor(later.wait_seconds - WAKE_EARLY_SECONDS)), slot=later.slot)
@@ -66,13 +71,13 @@ DEADLINE_MARGIN_SECONDS = 45
 last call (30 s read timeout) and storing its values."""
 
 
-def analyze_pooled_chunks(batch_id: str, pooled_chunks: list[dict], table: ResultsTable, comprehend: Any) -> dict:
+def analyze_pooled_chunks(batch_id: str, pooled_chunks: list[dict], table: ResultsTable, comprehend: Any, cache: ResultCache | None = None) -> dict:
     """Settle each language's pooled chunk; one still held by another call is retried by Step
     Functions after the others are settled."""
     total, in_flight = Settled(), None
     for pooled in pooled_chunks:
         try:
-            settled = settle_pooled_chunk(batch_id, pooled["chunk"], pooled["language"], table, comprehend, on_throttle=count_throttle)
+            settled = settle_pooled_chunk(batch_id, pooled["chunk"], pooled["language"], table, comprehend, on_throttle=count_throttle, cache=cache)
         except PooledChunkInFlight as held:
             in_flight = held
             continue
@@ -101,14 +106,23 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     with retryable_storage_errors():
         table = results_table("worker")
         comprehend = client("comprehend", "comprehend")
+        cache = result_cache()
         if "pooledChunks" in event:
             governed = GovernedClient(comprehend, Turns(governor(), may_hand_back=False))
-            outcome = analyze_pooled_chunks(event["batchId"], event["pooledChunks"], table, governed)
+            outcome = analyze_pooled_chunks(event["batchId"], event["pooledChunks"], table, governed, cache)
         else:
             waits = int(event.get("waits", 0))
             turns = Turns(governor(), held=float(event.get("slot") or 0) or None, may_hand_back=waits < MAX_WAITS_HANDED_BACK)
             throttled_until = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
-            outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], table, comprehend, turns, throttled_until)
+            outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], table, comprehend, turns, throttled_until, cache)
             outcome["waits"] = waits + (1 if outcome["waitSeconds"] else 0)
+    if cache is not None:
+        count_cache_use(cache)
     logger.info("chunks analysed", extra=outcome)
     return outcome
+
+
+def count_cache_use(cache: ResultCache) -> None:
+    for name, value in (("CacheHits", cache.use.hits), ("CacheValuesStored", cache.use.stored), ("CacheFailures", cache.use.failures)):
+        if value:
+            metrics.add_metric(name=name, unit="Count", value=value)

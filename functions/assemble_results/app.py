@@ -20,7 +20,7 @@ def assemble_batch(
     stored chunk values; once the answer is stored, the batch's claim on the admission window is given back."""
     staged = table.read_input(batch_id, staging_id, input_pages)
     analysis = table.read_analysis(batch_id)
-    plan = plan_batch([row[1] for row in staged], staged_languages(staged, language), analysis, confidence_threshold)
+    plan = plan_batch([row[1] for row in staged], staged_languages(staged, language), analysis, confidence_threshold, cached=table.read_hits(batch_id))
     if plan.detecting:
         raise ResultsIncomplete("The batch's language detections are incomplete.")
     rows = assemble_rows([row[0] for row in staged], plan, analysis)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 MAX_DOCUMENTS_PER_CHUNK = 25
@@ -137,6 +137,13 @@ class BatchPlan:
     detecting: bool = False
     detected_rows: frozenset[int] = frozenset()
     """Rows (by position) whose language was detected: their values say which one."""
+    cached_values: dict[int, Any] = field(default_factory=dict)
+    """Documents the result cache answered (cache.py): in no chunk."""
+
+    @property
+    def sentiment_documents(self) -> range:
+        """The indexes of the documents whose sentiment the batch needs (after the texts to detect)."""
+        return range(sum(len(self.chunks[index]) for index in range(self.detection_chunks)), len(self.documents))
 
     @property
     def detection_chunks(self) -> int:
@@ -152,13 +159,20 @@ def staged_languages(rows: list[list[Any]], default: str) -> list[str]:
 
 
 def plan_batch(
-    values: list[RowValue], languages: str | list[str], detections: dict[int, list[dict]] | None = None, threshold: float = 0.0, max_work_items: int = MAX_WORK_ITEMS
+    values: list[RowValue],
+    languages: str | list[str],
+    detections: dict[int, list[dict]] | None = None,
+    threshold: float = 0.0,
+    max_work_items: int = MAX_WORK_ITEMS,
+    cached: dict[int, Any] | None = None,
 ) -> BatchPlan:
-    """Deterministic: the same staged rows and detections always give the same plan, so every state can rebuild it.
+    """Deterministic: the same staged rows, detections and cache hits always give the same plan, so
+    every state can rebuild it.
 
     `languages` is one language for every row or each row's (a supported code or AUTO);
     `detections` are the stored values of the detection chunks (by chunk number): without all of
-    them, the plan is the detection chunks alone."""
+    them, the plan is the detection chunks alone. `cached` are the values the result cache had
+    for some documents (by document index): those are sent in no chunk."""
     rows = list(zip(values, [languages] * len(values) if isinstance(languages, str) else languages, strict=True))
     if isinstance(languages, str) and languages != AUTO and languages not in SUPPORTED_LANGUAGES:
         raise ValueError(f"Comprehend does not analyse sentiment in language {languages!r}")
@@ -202,7 +216,9 @@ def plan_batch(
         row_documents.append(index)
     full: list[tuple[str, list[int]]] = []
     partial: list[tuple[str, list[int]]] = []
-    for language, indexes in by_language.items():
+    hits = {index - len(detect_texts): value for index, value in (cached or {}).items()}
+    for language, all_indexes in by_language.items():
+        indexes = [index for index in all_indexes if index not in hits]
         for start in range(0, len(indexes), MAX_DOCUMENTS_PER_CHUNK):
             chunk = indexes[start : start + MAX_DOCUMENTS_PER_CHUNK]
             (full if len(chunk) == MAX_DOCUMENTS_PER_CHUNK else partial).append((language, chunk))
@@ -214,7 +230,7 @@ def plan_batch(
     work = [WorkItem(item.first_chunk + detecting_offset, item.chunk_count) for item in group_chunks(len(full), items_cap)]
     pooled = list(range(detecting_offset + len(full), len(chunks)))
     row_documents = [source + len(detect_texts) if isinstance(source, int) else source for source in row_documents]
-    return BatchPlan(all_documents, row_documents, chunks, languages, work, pooled, detected_rows=frozenset(detected_rows))
+    return BatchPlan(all_documents, row_documents, chunks, languages, work, pooled, detected_rows=frozenset(detected_rows), cached_values=dict(cached or {}))
 
 
 def estimated_calls(values: list[RowValue], languages: str | list[str]) -> int:

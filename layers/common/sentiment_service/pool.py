@@ -38,6 +38,7 @@ from uuid import uuid4
 
 from .chunking import MAX_DOCUMENTS_PER_CHUNK
 from .comprehend import ComprehendContractError, ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
+from .cache import ResultCache
 from .storage import ResultsTable, StagedBatchMissing, item_key, moment
 
 POOL_LIFETIME_SECONDS = 900
@@ -177,13 +178,14 @@ def settle_pooled_chunk(
     on_throttle: Callable[[], None] = lambda: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
+    cache: ResultCache | None = None,
 ) -> Settled:
     """Make sure the batch's pooled chunk has values: already stored, stored now together with
     other waiting chunks, or, while another invocation's call holds it, PooledChunkInFlight."""
     if table.is_analysed(batch_id, chunk):
         return Settled()
     pool = Pool(table, language)
-    call = SharedCall(pool, comprehend, owner=f"{batch_id}#{uuid4().hex}", claimed_at=clock(), on_throttle=on_throttle, sleep=sleep, clock=clock)
+    call = SharedCall(pool, comprehend, owner=f"{batch_id}#{uuid4().hex}", claimed_at=clock(), on_throttle=on_throttle, sleep=sleep, clock=clock, cache=cache)
     own = pool.entry(batch_id, chunk)
     if own is None:
         if table.is_analysed(batch_id, chunk):
@@ -220,6 +222,7 @@ class SharedCall:
     on_throttle: Callable[[], None]
     sleep: Callable[[float], None]
     clock: Callable[[], float]
+    cache: ResultCache | None = None
     claimed: list[PooledChunk] = field(default_factory=list)
     finished: set[tuple[str, int]] = field(default_factory=set)
     settled: Settled = field(default_factory=Settled)
@@ -250,7 +253,8 @@ class SharedCall:
 
     def analyse(self) -> Settled:
         """Send the claimed chunks' unique texts 25 a call and store each chunk's values as soon as
-        all of them are known. The own chunk, first, is complete after the first call; once it is
+        all of them are known (texts the result cache knows are not sent). The own chunk, first, is
+        complete after the first call; once it is
         stored, a failing call or lapsing claims end the call and the rest go back to the pool."""
         own = self.claimed[0]
         deadline = self.claimed_until - CALL_RESERVE_SECONDS
@@ -268,23 +272,35 @@ class SharedCall:
             parts.append((entry, [index_of.setdefault(text, len(index_of)) for text in texts]))
         unique = list(index_of)
         values: list[Any] = [None] * len(unique)
-        for start in range(0, len(unique), MAX_DOCUMENTS_PER_CHUNK):
+        language = self.pool.language
+        for position, value in (self.cache.lookup([(language, text) for text in unique]) if self.cache else {}).items():
+            values[position] = value
+        self._store_known(parts, values)
+        missing = [position for position, value in enumerate(values) if value is None]
+        for start in range(0, len(missing), MAX_DOCUMENTS_PER_CHUNK):
             if start and self.clock() > deadline:
                 break
-            sent = unique[start : start + MAX_DOCUMENTS_PER_CHUNK]
+            sent = missing[start : start + MAX_DOCUMENTS_PER_CHUNK]
             try:
-                values[start : start + len(sent)] = self._detect(sent)
+                answered = self._detect([unique[position] for position in sent])
             except (ComprehendThrottled, ComprehendUnavailable, ComprehendRejected, ComprehendContractError) as failure:
                 if start:
                     break
                 if isinstance(failure, (ComprehendRejected, ComprehendContractError)) and len(parts) > 1:
                     return self._analyse_alone(parts[0][0], [unique[position] for position in parts[0][1]])
                 raise
-            known = start + len(sent)
-            for entry, positions in parts:
-                if (entry.batch_id, entry.chunk) not in self.finished and max(positions) < known:
-                    self._store(entry, [values[position] for position in positions])
+            for position, value in zip(sent, answered):
+                values[position] = value
+            if self.cache is not None:
+                self.cache.store(((language, unique[position]), value) for position, value in zip(sent, answered))
+            self._store_known(parts, values)
         return self.settled
+
+    def _store_known(self, parts: list[tuple[PooledChunk, list[int]]], values: list[Any]) -> None:
+        """Store every claimed chunk whose values are all known now."""
+        for entry, positions in parts:
+            if (entry.batch_id, entry.chunk) not in self.finished and all(values[position] is not None for position in positions):
+                self._store(entry, [values[position] for position in positions])
 
     def _analyse_alone(self, own: PooledChunk, texts: list[str]) -> Settled:
         """Comprehend refused a shared call (or answered it incompletely): send the own chunk alone,

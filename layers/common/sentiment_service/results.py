@@ -18,6 +18,8 @@ def assemble_rows(row_numbers: list[int], plan: BatchPlan, analysis: dict[int, l
     if missing:
         raise ResultsIncomplete(f"{len(missing)} of {len(plan.chunks)} chunks of the batch have no complete analysis.")
     document_values: list[Any] = [None] * len(plan.documents)
+    for document, value in plan.cached_values.items():
+        document_values[document] = value
     for chunk_index, documents in enumerate(plan.chunks):
         for position, document in enumerate(documents):
             document_values[document] = analysis[chunk_index][position]

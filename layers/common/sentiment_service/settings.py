@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import boto3
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
 from .admission import Admission
+from .cache import ResultCache
 from .governor import Governor
 from .storage import ResultsTable
 from .workflow import Workflow
@@ -33,6 +35,10 @@ class Settings:
     """AdmissionWindowSeconds; 0 admits every batch."""
     language_confidence_threshold: float = 0.0
     """LanguageConfidenceThreshold: an `auto` row whose detection scores below it gets a row error."""
+    result_cache_days: float = 0.0
+    """ResultCacheDays: how long the result cache keeps a value; 0 turns the cache off."""
+    result_cache_key: str = ""
+    """The Secrets Manager secret (ARN) holding the cache's HMAC key."""
 
 
 def settings() -> Settings:
@@ -44,6 +50,8 @@ def settings() -> Settings:
         comprehend_requests_per_second=float(os.environ.get("COMPREHEND_REQUESTS_PER_SECOND", "0")),
         admission_window_seconds=float(os.environ.get("ADMISSION_WINDOW_SECONDS", "0")),
         language_confidence_threshold=float(os.environ.get("LANGUAGE_CONFIDENCE_THRESHOLD", "0")),
+        result_cache_days=float(os.environ.get("RESULT_CACHE_DAYS", "0")),
+        result_cache_key=os.environ.get("RESULT_CACHE_KEY", ""),
     )
 
 
@@ -106,6 +114,22 @@ def governor() -> Governor | None:
     if config.comprehend_requests_per_second <= 0:
         return None
     return Governor(client("dynamodb", "worker"), config.table_name, config.comprehend_requests_per_second)
+
+
+SECRET_MAX_AGE_SECONDS = 3600
+"""The cache key is read once an hour per container (Powertools Parameters keeps it meanwhile)."""
+
+
+def result_cache(purpose: str = "worker") -> ResultCache | None:
+    """This deployment's result cache, or None when ResultCacheDays is 0."""
+    config = settings()
+    if config.result_cache_days <= 0 or not config.result_cache_key:
+        return None
+    cache = _clients.__dict__.setdefault("cache", {})
+    if ("secrets", purpose) not in cache:
+        cache[("secrets", purpose)] = SecretsProvider(boto3_client=client("secretsmanager", purpose))
+    key = cache[("secrets", purpose)].get(config.result_cache_key, max_age=SECRET_MAX_AGE_SECONDS)
+    return ResultCache(client("dynamodb", purpose), config.table_name, str(key).encode("utf-8"), config.result_cache_days)
 
 
 def admission_control(purpose: str = "api") -> Admission | None:

@@ -13,6 +13,8 @@
       chunk#NNNNNN       the texts one Comprehend call sends, and its language (`auto`: a
                          BatchDetectDominantLanguage call for the rows to detect)
       analysis#NNNNNN    that call's values, by position in the chunk (detections: LanguageCode, Score)
+      hit#NNNNN          values the result cache answered (cache.py), compressed JSON pages of
+                         [document, value]: the plan leaves those documents out of every chunk
       result#NNNNN       the answer, compressed JSON pages of [row_number, value]
 
 The pool of last chunks shares this table under its own partitions (pool.py lists its items);
@@ -46,6 +48,7 @@ INPUT = "input#"
 CHUNK = "chunk#"
 ANALYSIS = "analysis#"
 RESULT = "result#"
+HIT = "hit#"
 
 MAX_PAGE_BYTES = 300_000
 """Uncompressed JSON per page; compressed it stays well below DynamoDB's 400 KB item limit."""
@@ -319,6 +322,13 @@ class ResultsTable:
         """Stored values by chunk: every chunk's, or those of chunks first .. first + count - 1."""
         items = self.query_prefix(batch_id, ANALYSIS) if count is None else self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1)) if count else iter(())
         return {int(item["sk"]["S"][len(ANALYSIS):]): unpack(item["data"]["B"]) for item in items}
+
+    def put_hits(self, batch_id: str, hits: dict[int, Any]) -> None:
+        expires_at = self._live_expiry(batch_id)
+        self._put_all(self._page_item(batch_id, f"{HIT}{index:05d}", page, expires_at) for index, page in enumerate(paginate_rows([[document, value] for document, value in sorted(hits.items())])))
+
+    def read_hits(self, batch_id: str) -> dict[int, Any]:
+        return {document: value for item in self.query_prefix(batch_id, HIT) for document, value in unpack(item["data"]["B"])}
 
     def put_results(self, batch_id: str, rows: list[list[Any]]) -> int:
         pages = paginate_rows(rows)
