@@ -220,7 +220,8 @@ def summarize(value: Any) -> tuple[str, str]:
     if "Error" in value:
         return "ERROR", f"{value['Error']['Code']}: {value['Error']['Message']}"
     scores = value["SentimentScore"]
-    return value["Sentiment"], " ".join(f"{name[:3].lower()}={scores[name]:.2f}" for name in ("Positive", "Negative", "Neutral", "Mixed"))
+    read_as = f"  (detected {value['LanguageCode']})" if "LanguageCode" in value else ""
+    return value["Sentiment"], " ".join(f"{name[:3].lower()}={scores[name]:.2f}" for name in ("Positive", "Negative", "Neutral", "Mixed")) + read_as
 
 
 def format_table(texts: list[Any], values: list[Any], width: int = 48) -> str:

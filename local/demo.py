@@ -25,7 +25,7 @@ TEXTS = [
     "It's fine. Does what it says, nothing more.",
     "Worst purchase of my life. Broke after two days.",
     "The delivery was late but the product itself is great.",
-    "¡Me encanta este producto! Funciona perfectamente.",
+    "¡Me encanta este producto! Funciona perfectamente y llegó muy rápido.",
     "Ce restaurant était décevant, le service très lent.",
     None,
     "",
@@ -34,6 +34,12 @@ TEXTS = [
     "I am happy",
     "🙂 Great value, would buy again 👍",
 ]
+
+
+LANGUAGES = {8: "auto", 9: "auto"}
+"""The batch is sentiment(text, language): the Spanish and French reviews say `auto` and are detected and
+analysed in their own language; the other rows' NULL language means the function's (English)."""
+ROWS = [(text, LANGUAGES.get(row)) for row, text in enumerate(TEXTS)]
 
 
 def main(url: str | None = None) -> int:
@@ -47,10 +53,10 @@ def main(url: str | None = None) -> int:
         print(f"Local stack up in {time.monotonic() - started:.1f}s: API {url}, emulated AWS {service.aws_url}")
     try:
         query_id = snowflake_headers()[QUERY_ID_HEADER]
-        print(f"Sending {len(TEXTS)} rows as one Snowflake batch (query {query_id}, headers from events/post.json), polling like Snowflake...\n")
+        print(f"Sending {len(TEXTS)} rows as one Snowflake batch of sentiment(text, language) (query {query_id}, headers from events/post.json), polling like Snowflake...\n")
         client = Client(url)
         try:
-            values = client.run(TEXTS, batch_rows=len(TEXTS), parallel=1, query_id=query_id)
+            values = client.run(ROWS, batch_rows=len(ROWS), parallel=1, query_id=query_id)
         except BatchFailed as failure:
             print(failure, file=sys.stderr)
             return 1
@@ -62,7 +68,11 @@ def main(url: str | None = None) -> int:
             history = service.stack.history(execution["executionArn"])
             states = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
             print(f"  {execution['status']}, {len(history)} history events, states {' -> '.join(dict.fromkeys(states))}")
-            print(f"  Comprehend calls: {service.stack.stand_in.calls} for {sum(isinstance(text, str) and bool(text.strip()) for text in TEXTS)} non-blank rows (NULLs, blanks and duplicates are not sent)")
+            stand_in = service.stack.stand_in
+            print(
+                f"  Comprehend calls: {stand_in.calls} ({len(stand_in.detection_documents)} texts to detect in one BatchDetectDominantLanguage call) "
+                f"for {sum(isinstance(text, str) and bool(text.strip()) for text in TEXTS)} non-blank rows (NULLs, blanks and duplicates are not sent)"
+            )
             print("\nTo inspect it as in the Step Functions console, run `make local` in one terminal and in another:")
             print(f"  .venv/bin/python -m local demo --url http://127.0.0.1:{os.environ.get('PORT', '3000')}/sentiment")
             print("and then:")
