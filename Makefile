@@ -49,7 +49,7 @@ lock:
 lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --region $(AWS_DEFAULT_REGION)
-	BC_SKIP_MAPPING=TRUE $(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	BC_SKIP_MAPPING=TRUE $(CHECKOV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
