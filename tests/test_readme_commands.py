@@ -1,5 +1,5 @@
-"""The README's local sections, run as written (issue 12): every command of their `bash` blocks
-against a live `make local`, and `make demo`'s sample output against a real run.
+"""The local sections of docs/local-debugging.md, run as written (issue 12): every command of their
+`bash` blocks against a live `make local`, and the README's `make demo` sample output against a real run.
 
 The commands run from the repository root in a shell without PYTHONPATH or AWS credentials,
 as a newcomer's would. The `aws` lines always run as the same calls through boto3, so that a
@@ -25,6 +25,7 @@ from local.server import HOST, LocalService
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+LOCAL_DOC = ROOT / "docs" / "local-debugging.md"
 LOCAL_SECTION = "## Run it locally and debug a batch"
 NOT_RUN_FROM = "### Run the functions in `sam local start-api`"
 """That subsection needs Docker, SAM and an AWS account; its own test covers what runs here."""
@@ -35,7 +36,7 @@ DEMO_BATCH_ID = "01b02bdf-0001-7b58-0003-27d60056b5a6:1:0:0:0"
 
 
 def local_sections() -> str:
-    text = README.read_text(encoding="utf-8")
+    text = LOCAL_DOC.read_text(encoding="utf-8")
     start = text.index(LOCAL_SECTION)
     end = min(index for index in (text.find(NOT_RUN_FROM, start), text.find("\n## ", start + 1)) if index > 0)
     return text[start:end]
