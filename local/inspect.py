@@ -159,14 +159,14 @@ class Inspector:
                 for text in value:
                     self.show(f"      {shortened(text)}")
             if show_text and key.startswith(storage.INPUT):
-                for number, text in value:
-                    self.show(f"      {number:>5}  {shortened(text)}")
+                for row in value:
+                    self.show(f"      {row[0]:>5}  {shortened(row[1])}" + (f"  [{row[2]}]" if len(row) > 2 else ""))
 
     def _query(self, batch_id: str) -> list[dict]:
         """The batch's items in the order the workflow writes them: record, staged rows, chunks, values, answer."""
         paginator = self.dynamodb.get_paginator("query")
         pages = paginator.paginate(TableName=self.table, KeyConditionExpression="pk = :b", ExpressionAttributeValues={":b": {"S": batch_id}}, ConsistentRead=True)
-        order = [storage.META, storage.INPUT, storage.CHUNK, storage.ANALYSIS, storage.RESULT]
+        order = [storage.META, storage.INPUT, storage.CHUNK, storage.HIT, storage.ANALYSIS, storage.RESULT]
         return sorted((item for page in pages for item in page["Items"]), key=lambda item: (next((index for index, prefix in enumerate(order) if item["sk"]["S"].startswith(prefix)), len(order)), item["sk"]["S"]))
 
 
@@ -175,11 +175,13 @@ def describe(key: str, value: Any) -> str:
     if key.startswith(storage.CHUNK):
         return f"{len(value)} texts for one Comprehend call"
     if key.startswith(storage.INPUT):
-        numbers = [number for number, _ in value]
-        kinds = Counter("NULL" if text is None else "blank" if isinstance(text, str) and not text.strip() else "text" for _, text in value)
+        numbers = [row[0] for row in value]
+        kinds = Counter("NULL" if row[1] is None else "blank" if isinstance(row[1], str) and not row[1].strip() else "text" for row in value)
         return f"{len(value)} staged rows {min(numbers)}-{max(numbers)} ({', '.join(f'{count} {kind}' for kind, count in sorted(kinds.items()))})"
     if key.startswith(storage.ANALYSIS):
         return f"{len(value)} values: {outcomes(value)}"
+    if key.startswith(storage.HIT):
+        return f"{len(value)} values from the result cache: {outcomes([document_value for _, document_value in value])}"
     if key.startswith(storage.RESULT):
         return f"{len(value)} answer rows {value[0][0]}-{value[-1][0]}: {outcomes([row_value for _, row_value in value])}"
     return f"{type(value).__name__}"
@@ -191,7 +193,10 @@ def shortened(text: Any, width: int = 100) -> str:
 
 
 def outcomes(values: list[Any]) -> str:
-    counts = Counter("NULL" if value is None else value.get("Sentiment") or ("ERROR " + value["Error"]["Code"] if "Error" in value else "other") for value in values)
+    counts = Counter(
+        "NULL" if value is None else value.get("Sentiment") or ("ERROR " + value["Error"]["Code"] if "Error" in value else f"detected {value['LanguageCode']}" if "LanguageCode" in value else "other")
+        for value in values
+    )
     return " ".join(f"{name}={count}" for name, count in counts.most_common())
 
 
