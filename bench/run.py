@@ -70,6 +70,8 @@ class Meter:
             reads = units(item_bytes(response.get("Item", {})), 4096) if response.get("Item") else 1
         elif action == "Query":
             reads = max(1, units(sum(item_bytes(item) for item in response.get("Items", [])), 4096))
+        elif action == "BatchGetItem":
+            reads = 0.5 * sum(len(request_items.get("Keys", [])) for request_items in request["RequestItems"].values())
         with self.lock:
             self.read_units += reads
             self.write_units += writes
@@ -151,47 +153,103 @@ def drive_all(exchange: Callable[..., tuple], batches: list[list[Any]], budget_s
     return (*drive(lambda method, headers, body: exchange(method, headers, body)[:2], batches, budget_s), {})
 
 
-def run_ours(batches: list[list[Any]], latency_ms: float, quota_rps: float, parameters: dict[str, str], budget_s: float, player: Player = drive_all) -> Run:
-    meter = Meter()
-    stand_in = StandIn(latency_s=latency_ms / 1000, quota_rps=quota_rps)
-    service = LocalService(port=0, aws_port=0, stand_in=stand_in, say=lambda line: None, parameters=parameters)
-    service.start()
-    lambda_seam.on_invoke(lambda function, event, errored, seconds: meter.on_lambda(function, seconds))
-    service.stack.dynamodb_listener = meter.on_dynamodb
-    described: list[float] = []
-    describe = Workflow.describe
+class OurStack:
+    """One offline deployment of ours, measured workload after workload: what one workload leaves
+    (the result cache) is there for the next, as in a real account."""
 
-    def counted_describe(self: Workflow, name: str) -> Any:
-        with meter.lock:
-            described.append(time.monotonic())
-        return describe(self, name)
+    def __init__(self, latency_ms: float, quota_rps: float, parameters: dict[str, str]):
+        self.meter = Meter()
+        self.stand_in = StandIn(latency_s=latency_ms / 1000, quota_rps=quota_rps)
+        self.service = LocalService(port=0, aws_port=0, stand_in=self.stand_in, say=lambda line: None, parameters=parameters)
+        self.service.start()
+        lambda_seam.on_invoke(lambda function, event, errored, seconds: self.meter.on_lambda(function, seconds))
+        self.service.stack.dynamodb_listener = lambda *call: self.meter.on_dynamodb(*call)
 
-    def exchange(method: str, headers: dict, body: bytes | None) -> tuple[int, Any, dict[str, str]]:
-        with meter.lock:
-            meter.api_requests += 1
-        status, response_headers, raw = service.handle(method, "/sentiment", headers, body or b"")
-        if response_headers.get("Content-Encoding") == "gzip":
-            raw = gzip.decompress(raw)
-        return status, json.loads(raw) if raw else None, response_headers
+    def run(self, batches: list[list[Any]], budget_s: float, player: Player = drive_all) -> Run:
+        self.meter = meter = Meter()
+        self.stand_in.calls = self.stand_in.answered = self.stand_in.throttled = self.stand_in.units = self.stand_in.detection_units = 0
+        self.stand_in.documents.clear()
+        self.stand_in.detection_documents.clear()
+        before = {execution["executionArn"] for execution in self.service.stack.executions()}
+        described: list[float] = []
+        describe = Workflow.describe
 
-    Workflow.describe = counted_describe  # type: ignore[method-assign]
-    try:
-        completed, reason, seconds, extra = player(exchange, batches, budget_s)
+        def counted_describe(workflow: Workflow, name: str) -> Any:
+            with meter.lock:
+                described.append(time.monotonic())
+            return describe(workflow, name)
+
+        def exchange(method: str, headers: dict, body: bytes | None) -> tuple[int, Any, dict[str, str]]:
+            with meter.lock:
+                meter.api_requests += 1
+            status, response_headers, raw = self.service.handle(method, "/sentiment", headers, body or b"")
+            if response_headers.get("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+            return status, json.loads(raw) if raw else None, response_headers
+
+        Workflow.describe = counted_describe  # type: ignore[method-assign]
+        try:
+            completed, reason, seconds, extra = player(exchange, batches, budget_s)
+        finally:
+            Workflow.describe = describe  # type: ignore[method-assign]
         extra["describe_execution_calls_per_batch"] = round(len(described) / len(batches), 2)
         extra["describe_execution_peak_per_second"] = max(Counter(int(moment) for moment in described).values(), default=0)
         transitions = retries = 0
-        for execution in service.stack.executions():
-            events = service.stack.history(execution["executionArn"])
+        for execution in self.service.stack.executions():
+            if execution["executionArn"] in before:
+                continue
+            events = self.service.stack.history(execution["executionArn"])
             entered = sum(event["type"].endswith("StateEntered") for event in events)
             scheduled = sum(event["type"] == "LambdaFunctionScheduled" for event in events)
             tasks = sum(event["type"] == "TaskStateEntered" for event in events)
             transitions += entered + (scheduled - tasks)
             retries += scheduled - tasks
-        memory = {spec.logical_id: spec.memory_mb for spec in service.stack.template.functions()}
+        memory = {spec.logical_id: spec.memory_mb for spec in self.service.stack.template.functions()}
+        return Run("ours", len(batches[0]), len(batches), completed, reason, seconds, batches, meter, self.stand_in, transitions, retries, memory_mb=memory, extra=extra)
+
+    def stop(self) -> None:
+        self.service.stop(drain_s=300)
+
+
+def run_ours(batches: list[list[Any]], latency_ms: float, quota_rps: float, parameters: dict[str, str], budget_s: float, player: Player = drive_all) -> Run:
+    stack = OurStack(latency_ms, quota_rps, parameters)
+    try:
+        return stack.run(batches, budget_s, player)
     finally:
-        Workflow.describe = describe  # type: ignore[method-assign]
-        service.stop(drain_s=300)
-    return Run("ours", len(batches[0]), len(batches), completed, reason, seconds, batches, meter, stand_in, transitions, retries, memory_mb=memory, extra=extra)
+        stack.stop()
+
+
+CACHE_WORKLOAD = {"rows": 1000, "batches": 16, "growth": 0.05}
+"""The result cache's scenarios: the 16 x 1,000 query cold, run again under new batch ids, and
+after the table grew by new texts, 5% of its distinct texts."""
+
+
+def grown(batches: list[list[Any]], growth: float) -> list[list[Any]]:
+    """Each batch with new texts added, `growth` of its distinct texts: the reviews table a day later."""
+    result = []
+    for number, batch in enumerate(batches):
+        added = round(len(set(analysed(batch))) * growth)
+        fresh = [text for text in corpus(3 * added, seed=777_000 + number) if isinstance(text, str) and text.strip()][:added]
+        result.append(batch + [f"{text} (added {number}-{index})" for index, text in enumerate(fresh)])
+    return result
+
+
+def run_cache_scenarios(latency_ms: float, quota_rps: float, parameters: dict[str, str], rows: int = CACHE_WORKLOAD["rows"], count: int = CACHE_WORKLOAD["batches"]) -> list[dict[str, Any]]:
+    batches = [corpus(rows, seed=1000 * count + number) for number in range(count)]
+    stack = OurStack(latency_ms, quota_rps, parameters)
+    try:
+        cold = {**figures(stack.run(batches, 300), quota_rps), "scenario": "cold"}
+        rerun = {**figures(stack.run(batches, 300), quota_rps), "scenario": "rerun"}
+        incremental = {**figures(stack.run(grown(batches, CACHE_WORKLOAD["growth"]), 300), quota_rps), "scenario": "incremental"}
+    finally:
+        stack.stop()
+    for entry in (cold, rerun, incremental):
+        entry["cortex_ai_sentiment_usd_per_million_rows"] = prices.cortex_ai_sentiment_usd_per_million_rows(entry["mean_characters_per_row"])
+    rerun["comprehend_calls_to_cold"] = round(rerun["comprehend_calls"] / cold["comprehend_calls"], 3)
+    rerun["cost_to_cold"] = round(rerun["usd_per_million_rows_total"] / cold["usd_per_million_rows_total"], 4)
+    incremental["comprehend_calls_to_cold"] = round(incremental["comprehend_calls"] / cold["comprehend_calls"], 3)
+    incremental["cost_to_cold"] = round(incremental["usd_per_million_rows_total"] * incremental["rows"] / (cold["usd_per_million_rows_total"] * cold["rows"]), 4)
+    return [cold, rerun, incremental]
 
 
 OVER_WINDOW = {"batches": 24, "rows": 500, "window_s": 60.0, "admission_window_s": 45}
@@ -357,6 +415,7 @@ def figures(run: Run, quota_rps: float) -> dict[str, Any]:
         "usd_per_million_rows_total": round(sum(cost.values()) * 1_000_000 / rows, 2),
         "throttled_requests_per_call": round(stand_in.throttled / calls, 3) if calls else 0.0,
         "detection_units_per_1000_rows": round(stand_in.detection_units * per_k, 1),
+        "mean_characters_per_row": round(sum(len(text) for batch in documents for text in batch) / rows, 1),
         **run.extra,
     }
 
@@ -429,6 +488,10 @@ def measure(argv: list[str] | None = None) -> int:
         snowflake = over["snowflake"]
         print(f"over the window ({count} x {rows} rows, window {OVER_WINDOW['window_s']:.0f} s): {snowflake['answered_correctly']} answered, late after accepted {snowflake['late_after_accepted']}, "
               f"failed {snowflake['failed']}, POST 429s {snowflake['post_429s']}, accepted->answered max {snowflake['accepted_to_answered_s']['max']} s, throttled/call {over['throttled_requests_per_call']}", flush=True)
+        for entry in run_cache_scenarios(args.latency_ms, args.quota_rps, parameters):
+            scenarios.append(entry)
+            print(f"result cache ({entry['scenario']}): {entry['comprehend_calls']} calls, ${entry['usd_per_million_rows_total']}/M rows "
+                  f"(calls to cold {entry.get('comprehend_calls_to_cold', 1.0)}, cost to cold {entry.get('cost_to_cold', 1.0)}), e2e {entry['e2e_seconds']} s", flush=True)
         for given in (True, False):
             mixed = figures(run_ours(language_batches(MIXED_LANGUAGES["batches"], MIXED_LANGUAGES["rows"], given), args.latency_ms, args.quota_rps, parameters, 300, play_languages(given)), args.quota_rps)
             scenarios.append(mixed)
@@ -445,6 +508,12 @@ def measure(argv: list[str] | None = None) -> int:
 
 
 FIELDS = {
+    "scenario": "a scenario's name: over_window, languages_given / languages_auto (mixed languages), cold / rerun / incremental (the result cache)",
+    "detection_units_per_1000_rows": "BatchDetectDominantLanguage units (100 characters, 3 at least a document) per 1,000 rows, included in comprehend_units_per_1000_rows",
+    "mean_characters_per_row": "characters of the analysed texts per row: what a per-token price (Cortex) is computed from",
+    "comprehend_calls_to_cold": "this run's Comprehend calls / the cold run's (result cache scenarios)",
+    "cost_to_cold": "this run's total dollars / the cold run's (result cache scenarios)",
+    "cortex_ai_sentiment_usd_per_million_rows": "Snowflake Cortex AI_SENTIMENT for the same texts, under bench/prices.py's stated assumptions",
     "comprehend_calls_per_1000_rows": "Comprehend requests answered (billed) per 1,000 input rows; throttled requests are counted in throttles",
     "comprehend_calls_per_1000_unique_rows": "the same per 1,000 unique non-NULL, non-blank rows of each batch",
     "comprehend_calls_floor": "ceil(texts unique across the whole workload / 25): the fewest BatchDetectSentiment calls any design can make for a cold workload",
@@ -544,6 +613,22 @@ def summary_markdown(report: dict) -> str:
             lines.append(
                 f"| {name.removeprefix('languages_')} | {entry['comprehend_calls_per_1000_rows']} | {entry['comprehend_units_per_1000_rows']} ({entry['detection_units_per_1000_rows']}) | "
                 f"{entry.get('rows_analysed', 0)} / {entry.get('rows_with_error', 0)} | {entry['e2e_seconds']} | {entry['usd_per_million_rows_total']} ({entry['usd_per_million_rows']['comprehend']}) |"
+            )
+    cached = [entry for entry in report["workloads"] if entry.get("scenario") in ("cold", "rerun", "incremental")]
+    if cached:
+        lines += [
+            "",
+            f"The result cache: the {CACHE_WORKLOAD['batches']} x {CACHE_WORKLOAD['rows']:,} query cold, run again under new batch ids, and after the table grew by "
+            f"new texts, {CACHE_WORKLOAD['growth']:.0%} of its distinct texts; Cortex AI_SENTIMENT priced for the same texts ({prices.CORTEX_ASSUMPTIONS}):",
+            "",
+            "| run | Comprehend calls (to cold) | $ for the run (to cold) | $ / M rows | e2e s | Cortex AI_SENTIMENT $ / M rows |",
+            "|---|---|---|---|---|---|",
+        ]
+        for entry in cached:
+            run_usd = entry["usd_per_million_rows_total"] * entry["rows"] / 1_000_000
+            lines.append(
+                f"| {entry['scenario']} | {entry['comprehend_calls']} ({entry.get('comprehend_calls_to_cold', 1.0)}) | {run_usd:.4f} ({entry.get('cost_to_cold', 1.0)}) | "
+                f"{entry['usd_per_million_rows_total']} | {entry['e2e_seconds']} | {entry['cortex_ai_sentiment_usd_per_million_rows']} |"
             )
     failures = [entry for entry in report["workloads"] if not entry["completed"] or entry["projected"]]
     if failures:

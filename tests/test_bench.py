@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bench.run import FIELDS, Meter, Run, figures, item_bytes, language_batches, main, project_seed
+from bench import prices
+from bench.run import FIELDS, Meter, Run, figures, grown, item_bytes, language_batches, main, project_seed
 from local.comprehend import StandIn
 from local.snowflake import batch_body
 from sentiment_service.chunking import SUPPORTED_LANGUAGES
@@ -79,3 +80,16 @@ def test_the_mixed_language_workload_gives_every_row_a_language_or_auto():
     assert {language for batch in auto for _, language in batch} == {"auto"}
     assert [text for batch in given for text, _ in batch] == [text for batch in auto for text, _ in batch]
     assert json.loads(batch_body(given[0][:1]))["data"] == [[0, given[0][0][0], given[0][0][1]]]
+
+
+def test_the_grown_table_adds_new_texts_in_proportion_to_each_batchs_distinct_texts():
+    batches = [[f"text {index % 50}" for index in range(100)], [f"other {index}" for index in range(40)]]
+    bigger = grown(batches, 0.1)
+    assert [len(batch) - len(old) for batch, old in zip(bigger, batches)] == [5, 4]
+    added = [text for batch, old in zip(bigger, batches) for text in batch[len(old) :]]
+    assert len(set(added)) == len(added) and not set(added) & {text for batch in batches for text in batch}
+    assert all(isinstance(text, str) and text.strip() for text in added)
+
+
+def test_cortex_is_priced_per_token_of_every_row():
+    assert prices.cortex_ai_sentiment_usd_per_million_rows(400.0) == round(100 * prices.CORTEX_AI_SENTIMENT_CREDITS_PER_MILLION_TOKENS * prices.USD_PER_SNOWFLAKE_CREDIT, 2)
