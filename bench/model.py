@@ -10,7 +10,7 @@ bench/results/model.md:
   attempts, at most 20 s, full jitter) and, those spent, the batch fails. Every POST is
   accepted; every GET calls DescribeExecution.
 - **after** (issue 11): a deployment-wide governor spends Comprehend's quota at R_gov =
-  `ComprehendRequestsPerSecond` = `headroom` x R (95% by default, as the README advises and the
+  `ComprehendRequestsPerSecond` = `headroom` x R (95% by default, as docs/operators.md advises and the
   offline stack runs it). Batches are served in the order they were planned: PlanChunks books the
   batch's block of (its calls / R_gov) seconds in a second GCRA queue (`quota#comprehend/batches`:
   block start = max(now, tail), tail = start + calls/R_gov) and the execution waits in
@@ -206,7 +206,7 @@ class Scenario:
     governor_rps: float | None = None
     """ComprehendRequestsPerSecond (after); None: `headroom` x R."""
     headroom: float = 0.95
-    """The share of R the governor spends when `governor_rps` is None (the README's advice)."""
+    """The share of R the governor spends when `governor_rps` is None (docs/operators.md's advice)."""
     call_latency_s: tuple[float, float] = (0.1, 0.3)
     refused_request_s: float = 0.02
     """How long a throttled request takes to be refused (before: it spaces the in-function retries)."""

@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
 def measure(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("COMPREHEND_LATENCY_MS", 100)))
-    parser.add_argument("--quota-rps", type=float, default=float(os.environ.get("COMPREHEND_QUOTA_RPS", 5)), help="low enough that the quota, not this emulator, bounds the 16-batch workload (see README)")
+    parser.add_argument("--quota-rps", type=float, default=float(os.environ.get("COMPREHEND_QUOTA_RPS", 5)), help="low enough that the quota, not this emulator, bounds the 16-batch workload (see docs/benchmark.md)")
     parser.add_argument("--baseline-budget-s", type=float, default=30.0, help="wall-clock cap per baseline workload; beyond it the seed's time is projected")
     parser.add_argument("--set", action="append", default=[], metavar="PARAMETER=VALUE", help="template parameter override for our stack, e.g. MapConcurrency=4")
     parser.add_argument("--workloads", default=",".join(f"{rows}x{count}" for rows, count in WORKLOADS))

@@ -91,11 +91,14 @@ def serialize_dynamodb(faults: Callable[[], DynamoFault | None], listener: Calla
     return undo
 
 
+TABLE_NAMES = {"ResultsTable": "sentiment-results", "ResultCacheTable": "sentiment-result-cache"}
+"""The tables' names offline (CloudFormation would generate them)."""
+
 UNLIMITED_REQUESTS_PER_SECOND = 1000
 """The governor's rate offline when the stand-in has no quota: the template's largest."""
 
 QUOTA_HEADROOM = 0.95
-"""The share of the quota the governor spends, as the README advises operators: calls leave a
+"""The share of the quota the governor spends, as docs/operators.md advises: calls leave a
 little after their slots, and a quota counted per second refuses a call that arrives less late
 than the one R slots before it. At the full quota 16 x 1,000 rows met 106 throttles (122.8 s);
 at 95%, 43 (117.0 s); at 90%, fewer still but a floor 11% higher."""
@@ -172,12 +175,12 @@ class OfflineStack:
 
     def _deploy(self) -> None:
         role = self.client("iam").create_role(RoleName="offline-stack", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
-        table_id, table = self.template.table()
-        self.physical[table_id] = "sentiment-results"
         dynamodb = self.client("dynamodb")
-        dynamodb.create_table(TableName=self.physical[table_id], KeySchema=table["KeySchema"], AttributeDefinitions=table["AttributeDefinitions"], BillingMode=table["BillingMode"])
-        ttl = table["TimeToLiveSpecification"]
-        dynamodb.update_time_to_live(TableName=self.physical[table_id], TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+        for table_id, table in self.template.tables().items():
+            self.physical[table_id] = TABLE_NAMES.get(table_id, table_id)
+            dynamodb.create_table(TableName=self.physical[table_id], KeySchema=table["KeySchema"], AttributeDefinitions=table["AttributeDefinitions"], BillingMode=table["BillingMode"])
+            ttl = table["TimeToLiveSpecification"]
+            dynamodb.update_time_to_live(TableName=self.physical[table_id], TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
 
         for secret_id in self.template.of_type("AWS::SecretsManager::Secret"):
             self.client("secretsmanager").create_secret(Name=secret_id, SecretString=secrets.token_urlsafe(48))
@@ -203,7 +206,8 @@ class OfflineStack:
         definition = self.template.state_machine_definition(self._resolve)
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(name=self.physical[machine_id], definition=definition, roleArn=role, type=machine.get("Type", "STANDARD"))["stateMachineArn"]
         self.arns[machine_id] = self.state_machine_arn
-        self.table_name = self.physical[table_id]
+        self.table_name = self.physical["ResultsTable"]
+        self.cache_table_name = self.physical["ResultCacheTable"]
 
         environment: dict[str, str] = {}
         for spec in specs:

@@ -106,9 +106,8 @@ class Template:
         (api,) = self.of_type("AWS::Serverless::Api").values()
         return api["Properties"].get(name)
 
-    def table(self) -> tuple[str, dict]:
-        ((name, resource),) = self.of_type("AWS::DynamoDB::Table").items()
-        return name, resource["Properties"]
+    def tables(self) -> dict[str, dict]:
+        return {name: resource["Properties"] for name, resource in self.of_type("AWS::DynamoDB::Table").items()}
 
     def state_machine(self) -> tuple[str, dict]:
         ((name, resource),) = self.of_type("AWS::Serverless::StateMachine").items()

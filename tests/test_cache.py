@@ -11,7 +11,7 @@ import pytest
 from conftest import ROW_TEXT_MARKER, aws_error, row_text
 from local.comprehend import hashed_sentiment
 from local.snowflake import snowflake_headers
-from sentiment_service.cache import CACHE, ResultCache, purge
+from sentiment_service.cache import ResultCache, purge
 from sentiment_service.pool import settle_pooled_chunk
 from sentiment_service.storage import ResultsTable, staging_id, unpack
 
@@ -28,7 +28,11 @@ def texts(count: int, start: int = 0) -> list[str]:
 
 
 def cache_items(stack) -> list[dict]:
-    return [item for item in stack.client("dynamodb").scan(TableName=stack.table_name)["Items"] if item["pk"]["S"].startswith(CACHE)]
+    return stack.client("dynamodb").scan(TableName=stack.cache_table_name)["Items"]
+
+
+def cache(stack, key: bytes = b"k" * 32, **options: Any) -> ResultCache:
+    return ResultCache(options.pop("client", None) or stack.client("dynamodb"), stack.cache_table_name, key, options.pop("days", 1), **options)
 
 
 @pytest.mark.usefixtures("no_row_text_leaks")
@@ -59,7 +63,7 @@ def test_what_is_stored_is_values_under_a_keyed_digest_never_text_nor_its_plain_
     for item in items:
         assert ROW_TEXT_MARKER not in str(item) and not any(digest in item["pk"]["S"] for digest in plain_hashes)
         assert set(unpack(item["value"]["B"])) == {"Sentiment", "SentimentScore"}
-        assert item["pk"]["S"].startswith(f"{CACHE}en#")
+        assert item["pk"]["S"].startswith("en#")
 
 
 def test_per_row_errors_are_not_cached(snowflake, stand_in):
@@ -89,16 +93,16 @@ def test_ResultCacheDays_0_turns_it_off(snowflake, stand_in, monkeypatch, stack)
 
 
 def test_a_value_past_its_days_is_not_used(stack, clock):
-    cache = ResultCache(stack.client("dynamodb"), stack.table_name, b"k" * 32, days=1, clock=clock)
-    cache.store([(("en", "a"), {"Sentiment": "POSITIVE"})])
-    assert cache.lookup([("en", "a")]) == {0: {"Sentiment": "POSITIVE"}}
+    kept = cache(stack, clock=clock)
+    kept.store([(("en", "a"), {"Sentiment": "POSITIVE"})])
+    assert kept.lookup([("en", "a")]) == {0: {"Sentiment": "POSITIVE"}}
     clock.now += 86400 + 1
-    assert cache.lookup([("en", "a")]) == {}
+    assert kept.lookup([("en", "a")]) == {}
 
 
 def test_a_different_key_finds_nothing(stack):
-    ResultCache(stack.client("dynamodb"), stack.table_name, b"k" * 32, days=1).store([(("en", "a"), {"Sentiment": "POSITIVE"})])
-    assert ResultCache(stack.client("dynamodb"), stack.table_name, b"j" * 32, days=1).lookup([("en", "a")]) == {}
+    cache(stack).store([(("en", "a"), {"Sentiment": "POSITIVE"})])
+    assert cache(stack, b"j" * 32).lookup([("en", "a")]) == {}
 
 
 class Flaky:
@@ -130,20 +134,20 @@ class Flaky:
 
 def test_unprocessed_keys_and_items_are_sent_again(stack):
     documents = [("en", f"text {index}") for index in range(150)]
-    writer = ResultCache(Flaky(stack.client("dynamodb"), stack.table_name), stack.table_name, b"k" * 32, days=1, sleep=lambda seconds: None)
+    writer = cache(stack, client=Flaky(stack.client("dynamodb"), stack.cache_table_name), sleep=lambda seconds: None)
     writer.store((document, {"Sentiment": "NEUTRAL", "n": index}) for index, document in enumerate(documents))
     assert writer.use.stored == 150
-    reader = ResultCache(Flaky(stack.client("dynamodb"), stack.table_name), stack.table_name, b"k" * 32, days=1, sleep=lambda seconds: None)
+    reader = cache(stack, client=Flaky(stack.client("dynamodb"), stack.cache_table_name), sleep=lambda seconds: None)
     found = reader.lookup(documents)
     assert found == {index: {"Sentiment": "NEUTRAL", "n": index} for index in range(150)}
 
 
 @pytest.mark.parametrize("failure", [aws_error("ProvisionedThroughputExceededException", "BatchGetItem"), aws_error("AccessDeniedException", "BatchGetItem")])
 def test_a_failing_cache_is_a_miss_and_a_skipped_write_never_an_error(stack, failure):
-    cache = ResultCache(Flaky(stack.client("dynamodb"), stack.table_name, failure), stack.table_name, b"k" * 32, days=1, sleep=lambda seconds: None)
-    assert cache.lookup([("en", "a")]) == {}
-    cache.store([(("en", "a"), {"Sentiment": "POSITIVE"})])
-    assert cache.use.failures == 2 and cache.use.misses == 1
+    failing = cache(stack, client=Flaky(stack.client("dynamodb"), stack.cache_table_name, failure), sleep=lambda seconds: None)
+    assert failing.lookup([("en", "a")]) == {}
+    failing.store([(("en", "a"), {"Sentiment": "POSITIVE"})])
+    assert failing.use.failures == 2 and failing.use.misses == 1
 
 
 def test_a_batch_whose_cache_fails_is_answered_all_the_same(snowflake, stand_in, monkeypatch):
@@ -168,16 +172,15 @@ def test_a_pooled_text_that_reaches_the_cache_meanwhile_is_not_sent_again(stack,
     pages = table.stage_input("batch:a", staging_id(fingerprint), [[number, text] for number, text in enumerate(batch)], expires_at)
     assert table.create_batch(table.new_record("batch:a", "execution-a", "query", fingerprint, 3, pages, expires_at))
     plan = plan_chunks("batch:a", staging_id(fingerprint), pages, "en", table)
-    cache = ResultCache(stack.client("dynamodb"), stack.table_name, b"k" * 32, days=1)
-    cache.store([(("en", batch[0]), {"Sentiment": "POSITIVE", "SentimentScore": {}})])
-    settle_pooled_chunk("batch:a", plan["pooledChunks"][0]["chunk"], "en", table, stack.client("comprehend"), cache=cache)
+    known = cache(stack)
+    known.store([(("en", batch[0]), {"Sentiment": "POSITIVE", "SentimentScore": {}})])
+    settle_pooled_chunk("batch:a", plan["pooledChunks"][0]["chunk"], "en", table, stack.client("comprehend"), cache=known)
     assert batch[0] not in stand_in.documents and set(stand_in.documents) == set(batch[1:])
     assert table.read_analysis("batch:a")[plan["pooledChunks"][0]["chunk"]][0] == {"Sentiment": "POSITIVE", "SentimentScore": {}}
 
 
 def test_purge_deletes_everything_or_one_language(stack):
-    cache = ResultCache(stack.client("dynamodb"), stack.table_name, b"k" * 32, days=1)
-    cache.store([(("en", "a"), {"Sentiment": "POSITIVE"}), (("fr", "a"), {"Sentiment": "NEGATIVE"}), (("fr", "b"), {"Sentiment": "NEUTRAL"})])
-    assert purge(stack.client("dynamodb"), stack.table_name, "fr") == 2
+    cache(stack).store([(("en", "a"), {"Sentiment": "POSITIVE"}), (("fr", "a"), {"Sentiment": "NEGATIVE"}), (("fr", "b"), {"Sentiment": "NEUTRAL"})])
+    assert purge(stack.client("dynamodb"), stack.cache_table_name, "fr") == 2
     assert len(cache_items(stack)) == 1
-    assert purge(stack.client("dynamodb"), stack.table_name) == 1 and cache_items(stack) == []
+    assert purge(stack.client("dynamodb"), stack.cache_table_name) == 1 and cache_items(stack) == []

@@ -37,10 +37,10 @@ def test_the_api_answers_throttling_429_outages_503_and_names_a_misconfiguration
     assert aws_error_answer(StorageThrottled("left unprocessed")).status == 429
     assert aws_error_answer(aws_error("ServiceUnavailable", "StartExecution", 503)).status == 503
     denied = aws_error_answer(aws_error("AccessDeniedException", "StartExecution"))
-    assert denied.status == 500
+    assert denied.status == 424, "Snowflake retries every 5xx; a misconfiguration is not worth retrying"
     assert "misconfigured" in denied.body["message"] and "StartExecution" in denied.body["message"] and "AccessDeniedException" in denied.body["message"]
     missing = aws_error_answer(aws_error("ResourceNotFoundException", "GetItem"))
-    assert missing.status == 500 and "GetItem" in missing.body["message"]
+    assert missing.status == 424 and "GetItem" in missing.body["message"]
 
 
 @pytest.mark.parametrize(
@@ -68,4 +68,4 @@ def test_a_wrong_table_name_is_answered_as_a_misconfiguration_not_an_outage(snow
     monkeypatch.setenv("RESULTS_TABLE", "no-such-table")
     reset_clients()
     outcome = snowflake.post(["I love it"])
-    assert outcome.status == 500 and "misconfigured" in outcome.body["message"]
+    assert outcome.status == 424 and "misconfigured" in outcome.body["message"]

@@ -43,11 +43,12 @@ def grants(name: str) -> dict[str, set[str]]:
 
 
 TABLE = {"<ResultsTable.Arn>"}
+CACHE_TABLE = {"<ResultCacheTable.Arn>"}
 EXPECTED_GRANTS = {
     "StartBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:BatchWriteItem": TABLE, "states:StartExecution": {"<SentimentStateMachine>"}},
     "PollBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "states:DescribeExecution": {"arn:aws:states:us-east-1:111122223333:execution:<SentimentStateMachine.Name>:*"}},
-    "PlanChunksFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:BatchGetItem": TABLE, "secretsmanager:GetSecretValue": {"<ResultCacheKey>"}},
-    "AnalyzeChunksFunction": {"dynamodb:Query": TABLE, "dynamodb:GetItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "dynamodb:BatchGetItem": TABLE, "dynamodb:BatchWriteItem": TABLE, "comprehend:BatchDetectSentiment": {"*"}, "comprehend:BatchDetectDominantLanguage": {"*"}, "secretsmanager:GetSecretValue": {"<ResultCacheKey>"}},
+    "PlanChunksFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:BatchGetItem": CACHE_TABLE, "secretsmanager:GetSecretValue": {"<ResultCacheKey>"}},
+    "AnalyzeChunksFunction": {"dynamodb:Query": TABLE, "dynamodb:GetItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "dynamodb:BatchGetItem": CACHE_TABLE, "dynamodb:BatchWriteItem": CACHE_TABLE, "comprehend:BatchDetectSentiment": {"*"}, "comprehend:BatchDetectDominantLanguage": {"*"}, "secretsmanager:GetSecretValue": {"<ResultCacheKey>"}},
     "AssembleResultsFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE},
 }
 LOG_DELIVERY = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}

@@ -69,11 +69,14 @@ def test_powertools_comes_from_the_aws_layer_for_that_runtime():
     assert any(re.fullmatch(r"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:\d+", str(layer)) for layer in layers)
 
 
-def test_results_table_is_on_demand_with_ttl():
-    _, table = TEMPLATE.table()
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
-    assert [key["AttributeName"] for key in table["KeySchema"]] == ["pk", "sk"]
+def test_the_tables_are_on_demand_with_ttl():
+    tables = TEMPLATE.tables()
+    assert set(tables) == {"ResultsTable", "ResultCacheTable"}
+    for table in tables.values():
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert [key["AttributeName"] for key in tables["ResultsTable"]["KeySchema"]] == ["pk", "sk"]
+    assert [key["AttributeName"] for key in tables["ResultCacheTable"]["KeySchema"]] == ["pk"], "the cache is read by its key alone"
 
 
 def test_state_machine_is_standard_and_every_placeholder_is_substituted():

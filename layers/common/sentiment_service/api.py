@@ -35,9 +35,15 @@ def respond(answer: Answer) -> Response:
     return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.text, headers=dict(answer.headers))
 
 
+MISCONFIGURED_STATUS = 424
+"""Failed Dependency: Snowflake retries 429 and every 5xx but fails the query at once on any other
+4xx, showing the message. Retrying a misconfigured deployment changes nothing, so the user learns at
+once what the operator must fix (and the operator is alarmed: metric Misconfigured)."""
+
+
 def aws_error_answer(error: Exception) -> Answer:
     """Throttling is a 429 and an outage a 503, both retried by Snowflake; a misconfiguration
-    is a 500 naming the failing call, for the operator: retrying it changes nothing."""
+    is a 424 naming the failing call, which Snowflake does not retry: retrying changes nothing."""
     code = error_code(error)
     kind = Kind.THROTTLED if isinstance(error, StorageThrottled) else kind_of(error)
     if kind is Kind.THROTTLED:
@@ -45,7 +51,8 @@ def aws_error_answer(error: Exception) -> Answer:
     if kind is Kind.TRANSIENT:
         return rejection(503, "The sentiment service could not reach AWS; Snowflake retries this batch.", code=code)
     if kind is Kind.MISCONFIGURED:
-        return rejection(500, f"The sentiment service is misconfigured: {operation_of(error)} failed with {code}; its operator must fix the deployment.", code=code)
+        metrics.add_metric(name="Misconfigured", unit="Count", value=1)
+        return rejection(MISCONFIGURED_STATUS, f"The sentiment service is misconfigured: {operation_of(error)} failed with {code}; its operator must fix the deployment.", code=code)
     return rejection(500, f"AWS refused {operation_of(error)} ({code}); the sentiment service's logs say more.", code=code)
 
 
@@ -66,7 +73,7 @@ def resolver() -> APIGatewayRestResolver:
     @app.exception_handler([ClientError, BotoCoreError, StorageThrottled])
     def aws_failed(error: Exception) -> Response:
         answer = aws_error_answer(error)
-        logger.warning("AWS call failed", extra={"status": answer.status, "code": answer.body.get("code")})
+        logger.warning("AWS call failed", extra={"status": answer.status, "code": answer.body.get("code"), "operation": operation_of(error)})
         return respond(answer)
 
     return app

@@ -6,13 +6,14 @@ Comprehend was sent) with the deployment's secret key (Secrets Manager, generate
 read once per container), so the table holds values and keyed digests only: never text, and
 never a plain hash that could be tested against guessed texts.
 
-    pk = cache#<language>#<HMAC-SHA256 hex>, sk = cached     (in the results table)
+    pk = <language>#<HMAC-SHA256 hex>     (in the result cache's own table)
       value       the value Comprehend gave (never a per-document error), compressed JSON
       expiresAt   when it was stored + ResultCacheDays (TTL): the owner's retention
-    states: absent -> stored (first writer wins; a later write of the same text is the same value)
+    states: absent -> stored (a later write of the same text is the same value)
             -> expired (TTL deletes it; readers ignore expired items before that)
 
-No batch item's sort key is `cached`, so no batch id can mix with the cache.
+A table of its own: its retention, readers and purge are the owner's cache decision, apart from
+the batches' hours-long items, and its key (pk only) is all it is ever read by.
 
 The cache is an optimisation and never a reason to fail: a throttled or failing lookup is a
 miss, a failing write is skipped (both counted in metrics), and a lookup is eventually
@@ -31,10 +32,8 @@ from typing import Any, Callable, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .storage import item_key, pack, unpack
+from .storage import pack, unpack
 
-CACHE = "cache#"
-CACHED = "cached"
 MAX_KEYS_PER_READ = 100
 MAX_ITEMS_PER_WRITE = 25
 MAX_ATTEMPTS = 5
@@ -66,7 +65,7 @@ class ResultCache:
     def item_key(self, document: Document) -> dict:
         language, text = document
         digest = hmac.new(self.key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
-        return item_key(f"{CACHE}{language}#{digest}", CACHED)
+        return {"pk": {"S": f"{language}#{digest}"}}
 
     def lookup(self, documents: list[Document]) -> dict[int, dict]:
         """The cached values of `documents`, by position; whatever cannot be read is a miss."""
@@ -136,17 +135,13 @@ class ResultCache:
 
 def purge(client: Any, table_name: str, language: str | None = None) -> int:
     """Delete every cached value, or one language's; returns how many were deleted."""
-    prefix = f"{CACHE}{language}#" if language else CACHE
-    request: dict[str, Any] = {
-        "TableName": table_name,
-        "FilterExpression": "begins_with(pk, :prefix) AND sk = :cached",
-        "ExpressionAttributeValues": {":prefix": {"S": prefix}, ":cached": {"S": CACHED}},
-        "ProjectionExpression": "pk, sk",
-    }
+    request: dict[str, Any] = {"TableName": table_name, "ProjectionExpression": "pk"}
+    if language:
+        request.update(FilterExpression="begins_with(pk, :prefix)", ExpressionAttributeValues={":prefix": {"S": f"{language}#"}})
     deleted = 0
     while True:
         page = client.scan(**request)
-        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", [])]
+        keys = [{"pk": item["pk"]} for item in page.get("Items", [])]
         for start in range(0, len(keys), MAX_ITEMS_PER_WRITE):
             pending = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + MAX_ITEMS_PER_WRITE]]
             while pending:
@@ -160,9 +155,9 @@ def purge(client: Any, table_name: str, language: str | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
-    parser = argparse.ArgumentParser(prog="python -m sentiment_service.cache", description="Purge the result cache of a deployment (its results table).")
+    parser = argparse.ArgumentParser(prog="python -m sentiment_service.cache", description="Purge the result cache of a deployment.")
     parser.add_argument("command", choices=["purge"])
-    parser.add_argument("--table", required=True, help="the stack's results table (output ResultsTableName)")
+    parser.add_argument("--table", required=True, help="the stack's result cache table (output ResultCacheTableName)")
     parser.add_argument("--language", help="purge only this language's values")
     parser.add_argument("--region")
     parser.add_argument("--endpoint-url", help="e.g. make local's emulated AWS, http://127.0.0.1:5055")

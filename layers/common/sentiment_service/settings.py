@@ -39,6 +39,7 @@ class Settings:
     """ResultCacheDays: how long the result cache keeps a value; 0 turns the cache off."""
     result_cache_key: str = ""
     """The Secrets Manager secret (ARN) holding the cache's HMAC key."""
+    result_cache_table: str = ""
 
 
 def settings() -> Settings:
@@ -52,6 +53,7 @@ def settings() -> Settings:
         language_confidence_threshold=float(os.environ.get("LANGUAGE_CONFIDENCE_THRESHOLD", "0")),
         result_cache_days=float(os.environ.get("RESULT_CACHE_DAYS", "0")),
         result_cache_key=os.environ.get("RESULT_CACHE_KEY", ""),
+        result_cache_table=os.environ.get("RESULT_CACHE_TABLE", ""),
     )
 
 
@@ -123,13 +125,13 @@ SECRET_MAX_AGE_SECONDS = 3600
 def result_cache(purpose: str = "worker") -> ResultCache | None:
     """This deployment's result cache, or None when ResultCacheDays is 0."""
     config = settings()
-    if config.result_cache_days <= 0 or not config.result_cache_key:
+    if config.result_cache_days <= 0 or not config.result_cache_key or not config.result_cache_table:
         return None
     cache = _clients.__dict__.setdefault("cache", {})
     if ("secrets", purpose) not in cache:
         cache[("secrets", purpose)] = SecretsProvider(boto3_client=client("secretsmanager", purpose))
     key = cache[("secrets", purpose)].get(config.result_cache_key, max_age=SECRET_MAX_AGE_SECONDS)
-    return ResultCache(client("dynamodb", purpose), config.table_name, str(key).encode("utf-8"), config.result_cache_days)
+    return ResultCache(client("dynamodb", purpose), config.result_cache_table, str(key).encode("utf-8"), config.result_cache_days)
 
 
 def admission_control(purpose: str = "api") -> Admission | None:
