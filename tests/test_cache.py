@@ -46,6 +46,15 @@ def test_a_query_run_again_under_new_batch_ids_calls_comprehend_for_nothing_and_
     assert stand_in.calls == calls
 
 
+def test_hits_count_in_the_batchs_progress(snowflake, stack):
+    snowflake.run(texts(30))
+    headers = snowflake_headers()
+    snowflake.post(texts(40), headers)
+    assert snowflake.wait(headers).status == 200
+    record = ResultsTable(stack.client("dynamodb"), stack.table_name, 3600).get_batch(headers["sf-external-function-query-batch-id"])
+    assert (record.documents_cached, record.chunks_total) == (30, 1), "30 answered from the cache; the 10 new texts make one call"
+
+
 def test_a_grown_table_pays_only_for_its_new_texts(snowflake, stand_in):
     snowflake.run(texts(100))
     stand_in.documents.clear()

@@ -442,7 +442,7 @@ def test_polls_answer_from_the_batch_record_and_its_execution(stack):
     table.set_chunks_total("batch:1", 3)
     table.add_chunks_done("batch:1", 2)
     running = poll_batch("batch:1", table, RecordedExecution(ExecutionState("RUNNING", None, None, None)), now=time.time() + 2 * period)
-    assert (running.status, running.body) == (202, {"status": "RUNNING", "chunksDone": 2, "chunksTotal": 3})
+    assert (running.status, running.body) == (202, {"status": "RUNNING", "chunksDone": 2, "chunksTotal": 3, "documentsCached": 0})
     table.put_results("batch:1", [[0, None], [1, {"Sentiment": "POSITIVE"}]])
     done = poll_batch("batch:1", table, RecordedExecution(ExecutionState("SUCCEEDED", {"rowCount": 2}, None, None)), now=time.time() + 3 * period)
     assert (done.status, done.body) == (200, {"data": [[0, None], [1, {"Sentiment": "POSITIVE"}]]})

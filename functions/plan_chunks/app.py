@@ -49,7 +49,7 @@ def plan_chunks(
         metrics.add_metric(name="CacheMisses", unit="Count", value=len(wanted) - len(hits))
     first = 0 if plan.detecting else plan.detection_chunks
     table.put_chunks(batch_id, ((index, StoredChunk(plan.chunk_languages[index], plan.chunk_texts(index))) for index in range(first, len(plan.chunks))))
-    table.set_chunks_total(batch_id, len(plan.chunks))
+    table.set_chunks_total(batch_id, len(plan.chunks), len(plan.cached_values))
     for chunk in plan.pooled_chunks:
         Pool(table, plan.chunk_languages[chunk]).add(batch_id, chunk, len(plan.chunks[chunk]))
     to_detect = sum(len(plan.chunks[index]) for index in range(plan.detection_chunks))

@@ -63,7 +63,7 @@ def poll_batch(batch_id: str, table: ResultsTable, flow: Workflow, admission: Ad
 def progress(record: BatchRecord, execution_status: str | None = None) -> Answer:
     """202 with what the batch record knows; the execution's own status when it was just described."""
     if execution_status or record.status in (STATUS_STARTED, STATUS_ENDED):
-        return Answer(202, {"status": execution_status or "RUNNING", "chunksDone": record.chunks_done, "chunksTotal": record.chunks_total})
+        return Answer(202, {"status": execution_status or "RUNNING", "chunksDone": record.chunks_done, "chunksTotal": record.chunks_total, "documentsCached": record.documents_cached})
     return Answer(202, {"status": "STARTING", "rows": record.row_count})
 
 

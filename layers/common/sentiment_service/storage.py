@@ -1,7 +1,8 @@
 """The results table: one partition per batch, every item expiring with the batch.
 
     pk = batch id, sk =
-      meta               the batch record: ids, counts, progress, expiry, and
+      meta               the batch record: ids, counts, progress (chunksDone of chunksTotal, and
+                         documentsCached: answered by the result cache), expiry, and
                            status          STAGED (rows stored) -> STARTED (execution started)
                                            -> ENDED (AssembleResults stored the answer, or the
                                               workflow's failure path, MarkBatchEnded, ran)
@@ -146,6 +147,7 @@ class BatchRecord:
     expires_at: int
     chunks_total: int | None = None
     chunks_done: int = 0
+    documents_cached: int = 0
     described_at: float = 0.0
     turn_at: float | None = None
     execution_status: str | None = None
@@ -200,6 +202,7 @@ class ResultsTable:
             chunks_done=int(item.get("chunksDone", {"N": "0"})["N"]),
             described_at=float(item.get("describedAt", {"N": "0"})["N"]),
             turn_at=float(item["turnAt"]["N"]) if "turnAt" in item else None,
+            documents_cached=int(item.get("documentsCached", {"N": "0"})["N"]),
             execution_status=item.get("executionStatus", {}).get("S"),
             failure=item.get("failure", {}).get("S"),
         )
@@ -262,12 +265,13 @@ class ResultsTable:
         values = {":status": {"S": execution_status}, **({":failure": {"S": failure}} if failure else {})}
         self._update_record(batch_id, "SET executionStatus = :status" + (", failure = :failure" if failure else ""), values)
 
-    def set_chunks_total(self, batch_id: str, chunks_total: int) -> None:
+    def set_chunks_total(self, batch_id: str, chunks_total: int, documents_cached: int = 0) -> None:
+        """The batch's calls to make, and the documents the result cache answered (the 202 shows both)."""
         self.client.update_item(
             TableName=self.name,
             Key=item_key(batch_id, META),
-            UpdateExpression="SET chunksTotal = :total",
-            ExpressionAttributeValues={":total": {"N": str(chunks_total)}},
+            UpdateExpression="SET chunksTotal = :total, documentsCached = :cached",
+            ExpressionAttributeValues={":total": {"N": str(chunks_total)}, ":cached": {"N": str(documents_cached)}},
         )
 
     def add_chunks_done(self, batch_id: str, count: int) -> None:
