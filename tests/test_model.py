@@ -170,11 +170,11 @@ def test_cost_follows_prices_and_counts():
     assert result["usd"]["comprehend"] == pytest.approx(2000 * model.units_per_document() * model.prices.COMPREHEND_PER_UNIT, abs=0.01)
     assert result["usd"]["step_functions"] == pytest.approx(simulation.transitions * model.prices.STEP_FUNCTIONS_PER_TRANSITION, abs=0.01)
     # Two batches of 40 one-chunk work items, as the ASL has them: ApplySettings, PlanChunks, TurnOfBatch,
-    # the Map, AnalyzePooledChunk, AssembleResults (6 each), AnalyzeChunk, TurnLater, ChunksDone (3 per
+    # the Map, LanguagesDetected, AnalyzePooledChunk, AssembleResults (7 each), AnalyzeChunk, TurnLater, ChunksDone (3 per
     # work item), and WaitForBatchTurn for the second batch, planned with the first: its block starts
     # 40 calls / 9.5 per s later.
     assert result["batch_waits"] == 1 and result["turn_waits"] == 0
-    assert simulation.transitions == 2 * (6 + 3 * 40) + 1
+    assert simulation.transitions == 2 * (7 + 3 * 40) + 1
     assert result["usd_per_million_rows_total"] == pytest.approx(sum(result["usd"].values()) * 500, rel=0.01)
 
 
