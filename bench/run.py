@@ -464,6 +464,8 @@ def measure(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--skip-baseline", action="store_true", help="measure ours only (for tuning runs)")
     parser.add_argument("--skip-scenarios", action="store_true", help="leave out the scenarios (the over-window query)")
+    parser.add_argument("--cache-workload", default=f"{CACHE_WORKLOAD['rows']}x{CACHE_WORKLOAD['batches']}", metavar="ROWSxBATCHES", help="the result cache scenarios' query")
+    parser.add_argument("--mixed-languages", default=f"{MIXED_LANGUAGES['rows']}x{MIXED_LANGUAGES['batches']}", metavar="ROWSxBATCHES", help="the mixed-language query")
     parser.add_argument("--over-window", default=f"{OVER_WINDOW['rows']}x{OVER_WINDOW['batches']}", metavar="ROWSxBATCHES", help="the over-window query's shape")
     args = parser.parse_args(argv)
     parameters = dict(item.split("=", 1) for item in args.set)
@@ -488,12 +490,14 @@ def measure(argv: list[str] | None = None) -> int:
         snowflake = over["snowflake"]
         print(f"over the window ({count} x {rows} rows, window {OVER_WINDOW['window_s']:.0f} s): {snowflake['answered_correctly']} answered, late after accepted {snowflake['late_after_accepted']}, "
               f"failed {snowflake['failed']}, POST 429s {snowflake['post_429s']}, accepted->answered max {snowflake['accepted_to_answered_s']['max']} s, throttled/call {over['throttled_requests_per_call']}", flush=True)
-        for entry in run_cache_scenarios(args.latency_ms, args.quota_rps, parameters):
+        cache_rows, cache_batches = (int(part) for part in args.cache_workload.split("x"))
+        for entry in run_cache_scenarios(args.latency_ms, args.quota_rps, parameters, cache_rows, cache_batches):
             scenarios.append(entry)
             print(f"result cache ({entry['scenario']}): {entry['comprehend_calls']} calls, ${entry['usd_per_million_rows_total']}/M rows "
                   f"(calls to cold {entry.get('comprehend_calls_to_cold', 1.0)}, cost to cold {entry.get('cost_to_cold', 1.0)}), e2e {entry['e2e_seconds']} s", flush=True)
         for given in (True, False):
-            mixed = figures(run_ours(language_batches(MIXED_LANGUAGES["batches"], MIXED_LANGUAGES["rows"], given), args.latency_ms, args.quota_rps, parameters, 300, play_languages(given)), args.quota_rps)
+            mixed_rows, mixed_batches = (int(part) for part in args.mixed_languages.split("x"))
+            mixed = figures(run_ours(language_batches(mixed_batches, mixed_rows, given), args.latency_ms, args.quota_rps, parameters, 300, play_languages(given)), args.quota_rps)
             scenarios.append(mixed)
             print(f"mixed languages ({mixed['scenario']}): {mixed['comprehend_calls']} calls, units/1k rows {mixed['comprehend_units_per_1000_rows']} (detection {mixed['detection_units_per_1000_rows']}), "
                   f"${mixed['usd_per_million_rows_total']}/M rows, rows with an error {mixed.get('rows_with_error', 0)}", flush=True)
@@ -576,8 +580,9 @@ def summary_markdown(report: dict) -> str:
         if entry["projected"]:
             done += " (projected)"
         ratio = entry["e2e_to_floor"] if entry["e2e_to_floor"] is not None else "-"
+        design = f"{entry['design']} ({entry['scenario']})" if entry.get("scenario") else entry["design"]
         lines.append(
-            f"| {entry['rows_per_batch']:,} x {entry['concurrent_batches']} | {entry['design']} | {done} | {entry['comprehend_calls_per_1000_rows']} | {entry['comprehend_units_per_1000_rows']} | "
+            f"| {entry['rows_per_batch']:,} x {entry['concurrent_batches']} | {design} | {done} | {entry['comprehend_calls_per_1000_rows']} | {entry['comprehend_units_per_1000_rows']} | "
             f"{entry['transitions_per_1000_rows']} | {entry['lambda_gb_seconds_per_1000_rows']} | {entry['dynamodb_read_units_per_1000_rows']} / {entry['dynamodb_write_units_per_1000_rows']} | "
             f"{entry['e2e_seconds']} | {entry['floor_seconds']} | {ratio} | {entry['throttles']} | {entry['usd_per_million_rows_total']} |"
         )
@@ -603,7 +608,7 @@ def summary_markdown(report: dict) -> str:
     if mixed:
         lines += [
             "",
-            f"Mixed languages: {MIXED_LANGUAGES['batches']} batches of {MIXED_LANGUAGES['rows']} reviews in Comprehend's 12 sentiment languages, with their languages given "
+            f"Mixed languages: {next(iter(mixed.values()))['concurrent_batches']} batches of {next(iter(mixed.values()))['rows_per_batch']} reviews in Comprehend's 12 sentiment languages, with their languages given "
             "(sentiment(text, language)) and with 'auto' (detected first):",
             "",
             "| languages | Comprehend calls / 1k rows | units / 1k rows (detection) | rows analysed / with an error | e2e s | $ / M rows (Comprehend) |",
@@ -618,7 +623,7 @@ def summary_markdown(report: dict) -> str:
     if cached:
         lines += [
             "",
-            f"The result cache: the {CACHE_WORKLOAD['batches']} x {CACHE_WORKLOAD['rows']:,} query cold, run again under new batch ids, and after the table grew by "
+            f"The result cache: the {cached[0]['concurrent_batches']} x {cached[0]['rows_per_batch']:,} query cold, run again under new batch ids, and after the table grew by "
             f"new texts, {CACHE_WORKLOAD['growth']:.0%} of its distinct texts; Cortex AI_SENTIMENT priced for the same texts ({prices.CORTEX_ASSUMPTIONS}):",
             "",
             "| run | Comprehend calls (to cold) | $ for the run (to cold) | $ / M rows | e2e s | Cortex AI_SENTIMENT $ / M rows |",

@@ -48,8 +48,14 @@ def test_cost_per_million_rows_follows_units_and_prices():
 
 
 def test_a_small_benchmark_writes_every_documented_field(tmp_path):
-    assert main(["--workloads", "40x2", "--over-window", "30x3", "--quota-rps", "50", "--latency-ms", "5", "--baseline-budget-s", "10", "--out", str(tmp_path)]) == 0
+    small = ["--over-window", "30x3", "--cache-workload", "30x2", "--mixed-languages", "24x2"]
+    assert main(["--workloads", "40x2", *small, "--quota-rps", "50", "--latency-ms", "5", "--baseline-budget-s", "10", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "latest.json").read_text())
+    scenarios = {entry.get("scenario") for entry in report["workloads"]}
+    assert {"cold", "rerun", "incremental", "languages_given", "languages_auto"} <= scenarios
+    (rerun,) = [entry for entry in report["workloads"] if entry.get("scenario") == "rerun"]
+    assert rerun["comprehend_calls"] == 0 and rerun["comprehend_calls_to_cold"] == 0.0
+    assert "The result cache" in (tmp_path / "summary.md").read_text() and "Mixed languages" in (tmp_path / "summary.md").read_text()
     (over,) = [entry for entry in report["workloads"] if entry.get("scenario") == "over_window"]
     assert over["snowflake"]["answered_correctly"] == 3 and over["concurrent_batches"] == 3
     assert {"describe_execution_calls_per_batch", "describe_execution_peak_per_second", "throttled_requests_per_call", "state_machine_retries"} <= set(over)
