@@ -81,7 +81,7 @@ def analyze_pooled_chunks(batch_id: str, pooled_chunks: list[dict], table: Resul
         except PooledChunkInFlight as held:
             in_flight = held
             continue
-        total.calls, total.documents, total.chunks_stored = total.calls + settled.calls, total.documents + settled.documents, total.chunks_stored + settled.chunks_stored
+        total.add(settled)
     count_calls(total.calls, total.documents)
     if total.chunks_stored > len(pooled_chunks):
         metrics.add_metric(name="PooledChunksShared", unit="Count", value=total.chunks_stored - len(pooled_chunks))

@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sentiment_service.chunking import estimated_calls, plan_batch, staged_languages
 from sentiment_service.governor import Governor
 from sentiment_service.observability import lambda_entry, logger, metrics
-from sentiment_service.pool import Pool
 from sentiment_service.cache import ResultCache
+from sentiment_service.pool import Pool
 from sentiment_service.settings import governor, result_cache, results_table, settings
 from sentiment_service.storage import ResultsTable, StoredChunk
 from sentiment_service.worker import retryable_storage_errors
@@ -52,11 +52,10 @@ def plan_chunks(
     table.set_chunks_total(batch_id, len(plan.chunks), len(plan.cached_values))
     for chunk in plan.pooled_chunks:
         Pool(table, plan.chunk_languages[chunk]).add(batch_id, chunk, len(plan.chunks[chunk]))
-    to_detect = sum(len(plan.chunks[index]) for index in range(plan.detection_chunks))
     if plan.detecting:
-        metrics.add_metric(name="DocumentsToDetect", unit="Count", value=to_detect)
+        metrics.add_metric(name="DocumentsToDetect", unit="Count", value=plan.detection_documents)
     else:
-        metrics.add_metric(name="DocumentsPlanned", unit="Count", value=len(plan.documents) - to_detect)
+        metrics.add_metric(name="DocumentsPlanned", unit="Count", value=len(plan.sentiment_documents))
         metrics.add_metric(name="RowsSkipped", unit="Count", value=len(staged) - sum(isinstance(source, int) for source in plan.row_documents))
     wait = 0
     if governor is not None and plan.chunks:

@@ -141,9 +141,14 @@ class BatchPlan:
     """Documents the result cache answered (cache.py): in no chunk."""
 
     @property
+    def detection_documents(self) -> int:
+        """The texts to detect: the first documents, in the detection chunks."""
+        return sum(len(self.chunks[index]) for index in range(self.detection_chunks))
+
+    @property
     def sentiment_documents(self) -> range:
         """The indexes of the documents whose sentiment the batch needs (after the texts to detect)."""
-        return range(sum(len(self.chunks[index]) for index in range(self.detection_chunks)), len(self.documents))
+        return range(self.detection_documents, len(self.documents))
 
     @property
     def detection_chunks(self) -> int:

@@ -167,6 +167,11 @@ class Settled:
     def as_dict(self) -> dict[str, int]:
         return {"comprehendCalls": self.calls, "documentsAnalysed": self.documents, "pooledChunksStored": self.chunks_stored}
 
+    def add(self, other: Settled) -> None:
+        self.calls += other.calls
+        self.documents += other.documents
+        self.chunks_stored += other.chunks_stored
+
 
 def settle_pooled_chunk(
     batch_id: str,
