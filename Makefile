@@ -46,7 +46,11 @@ lock:
 	compile -o requirements-checkov.lock constraints-checkov.txt; \
 	status=$$?; rm -rf $$venv; exit $$status
 
+# Python first (ruff's lint and format, mypy --strict on the deployed code, pyproject.toml), then the template.
 lint: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --region $(AWS_DEFAULT_REGION)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation --compact --quiet --skip-download
@@ -96,4 +100,4 @@ mutants:
 	[print(f"{path:38} {caught(codes):4} of {len(codes):4} caught ({100 * caught(codes) / len(codes):5.1f}%), {codes.count(0)} survived, {codes.count(33) + codes.count(5)} untested") for path, codes in runs.items() if codes]'
 
 clean:
-	rm -rf $(VENV) $(CHECKOV) .pytest_cache .aws-sam .mutmut
+	rm -rf $(VENV) $(CHECKOV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .mutmut

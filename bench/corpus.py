@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 
-POSITIVE = "great excellent love perfect amazing wonderful happy fantastic reliable comfortable fast helpful".split()
-NEGATIVE = "terrible awful broken slow disappointing useless poor horrible rude late refund waste".split()
-NEUTRAL = "product delivery box battery screen service price color size staff room order week store item".split()
-FILLER = "the it was and but a very this my with for of to is not really quite".split()
+POSITIVE = ["great", "excellent", "love", "perfect", "amazing", "wonderful", "happy", "fantastic", "reliable", "comfortable", "fast", "helpful"]
+NEGATIVE = ["terrible", "awful", "broken", "slow", "disappointing", "useless", "poor", "horrible", "rude", "late", "refund", "waste"]
+NEUTRAL = ["product", "delivery", "box", "battery", "screen", "service", "price", "color", "size", "staff", "room", "order", "week", "store", "item"]
+FILLER = ["the", "it", "was", "and", "but", "a", "very", "this", "my", "with", "for", "of", "to", "is", "not", "really", "quite"]
 
 
 def review(generator: random.Random, characters: int) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from typing import Callable
+from collections.abc import Callable
 
 SAMPLE: dict[str, list[str]] = {
     "en": [
@@ -176,10 +176,10 @@ def measure(make: Callable[[], Callable[[str], str]]) -> dict:
     started = time.perf_counter()
     answers = [detect(text) for _, text in labelled]
     per_text = (time.perf_counter() - started) / len(labelled)
-    right = [answer == language for (language, _), answer in zip(labelled, answers)]
-    short = [ok for (_, text), ok in zip(labelled, right) if len(text) < 30]
-    other = [ok for (language, _), ok in zip(labelled, right) if language in OTHER_LANGUAGES]
-    misses = [f"{language}->{answer}" for (language, _), answer, ok in zip(labelled, answers, right) if not ok]
+    right = [answer == language for (language, _), answer in zip(labelled, answers, strict=True)]
+    short = [ok for (_, text), ok in zip(labelled, right, strict=True) if len(text) < 30]
+    other = [ok for (language, _), ok in zip(labelled, right, strict=True) if language in OTHER_LANGUAGES]
+    misses = [f"{language}->{answer}" for (language, _), answer, ok in zip(labelled, answers, right, strict=True) if not ok]
     return {
         "accuracy": f"{sum(right)}/{len(right)}",
         "under 30 chars": f"{sum(short)}/{len(short)}",

@@ -116,9 +116,10 @@ import random
 import time
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local.snowflake import SnowflakeQuery, Wake, query_summary
 from sentiment_service.admission import MAX_RETRY_AFTER_SECONDS
@@ -261,8 +262,24 @@ class Scenario:
 
 class Batch:
     __slots__ = (
-        "number", "rows", "documents", "calls", "items", "next_item", "running", "state", "started", "planned", "block_start", "map_started", "ended", "last_describe",
-        "describes", "admitted", "calls_done", "answered_200",
+        "admitted",
+        "answered_200",
+        "block_start",
+        "calls",
+        "calls_done",
+        "describes",
+        "documents",
+        "ended",
+        "items",
+        "last_describe",
+        "map_started",
+        "next_item",
+        "number",
+        "planned",
+        "rows",
+        "running",
+        "started",
+        "state",
     )
 
     def __init__(self, number: int, rows: int, unique_share: float, max_work_items: int):
@@ -277,7 +294,7 @@ class Batch:
 
 
 class Item:
-    __slots__ = ("batch", "chunks_left", "retries", "waits", "lambda_started", "next_slot", "token", "race_start", "pool_index")
+    __slots__ = ("batch", "chunks_left", "lambda_started", "next_slot", "pool_index", "race_start", "retries", "token", "waits")
 
     def __init__(self, batch: Batch, chunks: int):
         self.batch, self.chunks_left = batch, chunks
@@ -298,8 +315,14 @@ class Simulation:
         self.rng = random.Random(scenario.seed)
         self.batches = [Batch(number, rows, scenario.unique_share, scenario.max_work_items) for number, rows in enumerate(scenario.batch_sizes())]
         self.query = SnowflakeQuery(
-            len(self.batches), scenario.concurrency, window_s=scenario.window_s, give_up_late=False, abort_on_failure=scenario.stop_at_failure,
-            poll_first_s=scenario.poll_first_s, poll_growth=scenario.poll_growth, poll_max_s=scenario.poll_max_s,
+            len(self.batches),
+            scenario.concurrency,
+            window_s=scenario.window_s,
+            give_up_late=False,
+            abort_on_failure=scenario.stop_at_failure,
+            poll_first_s=scenario.poll_first_s,
+            poll_growth=scenario.poll_growth,
+            poll_max_s=scenario.poll_max_s,
         )
         self.heap: list[tuple[float, int, Callable[[Any, float], None], Any]] = []
         heap, serial, heappush = self.heap, itertools.count(), heapq.heappush
@@ -320,7 +343,9 @@ class Simulation:
         self.retry_times = retry_times(scenario.refused_request_s)
         self.deadlines: deque[tuple[float, Item, int]] = deque()
         self.expiry_pending = False
-        self.exact = self.after and not scenario.other_callers_rps and self.governor <= self.quota and all(k == 1 for batch in self.batches for k in batch.items)
+        self.exact = (
+            self.after and not scenario.other_callers_rps and self.governor <= self.quota and all(k == 1 for batch in self.batches for k in batch.items)
+        )
         """After, with nothing else using the quota, the governor no faster than it and one call per
         work item: every call is made at its slot, and GCRA's spacing keeps each 1-s window at R
         calls or fewer, so the model schedules the call when it reserves the slot."""
@@ -741,7 +766,7 @@ class Simulation:
         records = self.query.records
         summary = query_summary(records, self.query.limits, s.window_s, self.query.ended_at)
         rows = sum(batch.rows for batch in self.batches)
-        answered_rows = sum(batch.rows for batch, record in zip(self.batches, records) if record.outcome == "answered")
+        answered_rows = sum(batch.rows for batch, record in zip(self.batches, records, strict=True) if record.outcome == "answered")
         units = self.documents * units_per_document(s.chars_per_document)
         cost = {
             "comprehend": units * prices.COMPREHEND_PER_UNIT,
@@ -814,21 +839,46 @@ def simulate(scenario: Scenario) -> dict[str, Any]:
 # The local over-window workload, for comparing with a local run of the benchmark.
 
 OVER_WINDOW = Scenario(
-    rows=24 * 500, concurrency=24, batch_rows=500, quota_rps=5.0, call_latency_s=(0.1, 0.1), window_s=60.0, admission_window_s=45.0, map_concurrency=4, stop_at_failure=False
+    rows=24 * 500,
+    concurrency=24,
+    batch_rows=500,
+    quota_rps=5.0,
+    call_latency_s=(0.1, 0.1),
+    window_s=60.0,
+    admission_window_s=45.0,
+    map_concurrency=4,
+    stop_at_failure=False,
 )
 CALIBRATION_FIELDS = (
-    "answered_correctly", "late_after_first_post", "late_after_accepted", "failed", "accepted_to_answered_s", "first_post_to_answered_s", "post_429s",
-    "throttled_requests_per_call", "step_functions_retries", "describe_execution_calls_per_batch", "describe_execution_peak_per_second",
+    "answered_correctly",
+    "late_after_first_post",
+    "late_after_accepted",
+    "failed",
+    "accepted_to_answered_s",
+    "first_post_to_answered_s",
+    "post_429s",
+    "throttled_requests_per_call",
+    "step_functions_retries",
+    "describe_execution_calls_per_batch",
+    "describe_execution_peak_per_second",
 )
 
 
 MEASURED_OVER_WINDOW = {
-    "answered_correctly": 24, "late_after_first_post": 11, "late_after_accepted": 0, "failed": 0,
+    "answered_correctly": 24,
+    "late_after_first_post": 11,
+    "late_after_accepted": 0,
+    "failed": 0,
     "accepted_to_answered_s": {"min": 8.2, "median": 36.7, "p95": 42.14, "max": 47.16},
     "first_post_to_answered_s": {"min": 8.4, "median": 59.73, "p95": 106.87, "max": 107.18},
-    "post_429s": 17, "throttled_requests_per_call": 0.015, "step_functions_retries": 0,
-    "describe_execution_calls_per_batch": 2.58, "describe_execution_peak_per_second": 5,
-    "seconds": 107.18, "comprehend_calls": 480, "transitions_per_batch": 67.96,
+    "post_429s": 17,
+    "throttled_requests_per_call": 0.015,
+    "step_functions_retries": 0,
+    "describe_execution_calls_per_batch": 2.58,
+    "describe_execution_peak_per_second": 5,
+    "seconds": 107.18,
+    "comprehend_calls": 480,
+    "transitions_per_batch": 67.96,
 }
 """`make bench`'s over-window run of the after design (bench/results/summary.md: offline stack, stand-in
 quota 5/s, governor 4.75/s, 100 ms calls); transitions per batch = 135.92 a thousand rows x 0.5."""
@@ -874,8 +924,10 @@ def calibration_markdown(figures: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         "## Calibration: the over-window workload, model against `make bench`",
         "",
-        "24 concurrent batches of 500 unique rows, stand-in quota R = 5 requests/s with the governor at 4.75, 100 ms calls, window 60 s, "
-        "AdmissionWindowSeconds 45 (`make model ARGS=--calibrate`; measured: bench/results/summary.md, the after design).",
+        (
+            "24 concurrent batches of 500 unique rows, stand-in quota R = 5 requests/s with the governor at 4.75, 100 ms calls, window 60 s, "
+            "AdmissionWindowSeconds 45 (`make model ARGS=--calibrate`; measured: bench/results/summary.md, the after design)."
+        ),
         "",
         "| figure | measured (after) | model, after | model, before |",
         "|---|---|---|---|",
@@ -883,7 +935,7 @@ def calibration_markdown(figures: dict[str, dict[str, Any]]) -> list[str]:
     for name, measured in MEASURED_OVER_WINDOW.items():
         label = name.replace("_s", " s (min / median / p95 / max)") if name.endswith("_to_answered_s") else name
         lines.append(f"| {label.replace('_', ' ')} | {text(measured)} | {text(figures['after'][name])} | {text(figures['before'][name])} |")
-    return lines + ["", CALIBRATION_NOTE]
+    return [*lines, "", CALIBRATION_NOTE]
 
 
 # The grid.
@@ -931,12 +983,19 @@ def markdown(results: list[dict[str, Any]], elapsed_s: float, calibration: dict[
     lines = [
         "# Model: one Snowflake query at real quotas, before and after issue 11",
         "",
-        f"Written by `make model` ({elapsed_s:.1f} s for {len(results)} runs); the assumptions are bench/model.py's docstring, repeated below. "
-        f"Prices {prices.REGION} as of {prices.PRICES_AS_OF}. Calls take 100-300 ms; Snowflake window 600 s; admission window 540 s; MapConcurrency 4; "
-        "after, the governor at 95% of R and batches served in the order they were planned (blocks); "
-        "DescribeExecution 300 burst, 15/s. A late or failed batch aborts a real query: `fate` says so, but the model plays on after lateness to count late batches.",
+        (
+            f"Written by `make model` ({elapsed_s:.1f} s for {len(results)} runs); the assumptions are bench/model.py's docstring, repeated below. "
+            f"Prices {prices.REGION} as of {prices.PRICES_AS_OF}. Calls take 100-300 ms; Snowflake window 600 s; admission window 540 s; MapConcurrency 4; "
+            "after, the governor at 95% of R and batches served in the order they were planned (blocks); "
+            "DescribeExecution 300 burst, 15/s. A late or failed batch aborts a real query: `fate` says so, but the model plays on after "
+            "lateness to count late batches."
+        ),
         "",
-        "| rows | C | rows/batch | R/s | design | fate | done s (floor) | late: from first POST / from accepted | failed | POST 429s | throttled requests per call | SFN retries / batch waits / turn waits | DescribeExecution calls, peak/s, refused, GET 429s | peak Lambdas | $/M rows |",
+        (
+            "| rows | C | rows/batch | R/s | design | fate | done s (floor) | late: from first POST / from accepted | failed | POST 429s | "
+            "throttled requests per call | SFN retries / batch waits / turn waits | DescribeExecution calls, peak/s, refused, GET 429s | peak "
+            "Lambdas | $/M rows |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
@@ -944,13 +1003,19 @@ def markdown(results: list[dict[str, Any]], elapsed_s: float, calibration: dict[
         peak = f"**{result['lambda_peak']:,}**" if result["lambda_over_limit"] else f"{result['lambda_peak']:,}"
         lines.append(
             f"| {s['rows']:,} | {s['concurrency']} | {batch_text(s)} | {s['quota_rps']:.0f} | {s['design']} | {result['fate']} | "
-            f"{seconds_text(result['seconds'])} ({seconds_text(result['floor_seconds'])}) | {result['late_after_first_post']} / {result['late_after_accepted']} | {result['failed']} | "
-            f"{result['post_429s']:,} | {result['throttled_requests_per_call']} | {result['step_functions_retries']:,} / {result['batch_waits']:,} / {result['turn_waits']:,} | "
-            f"{result['describe_execution_calls']:,}, {result['describe_execution_peak_per_second']}, {result['describe_execution_refused']:,}, {result['get_429s']:,} | {peak} | {per_million(result)} |"
+            f"{seconds_text(result['seconds'])} ({seconds_text(result['floor_seconds'])}) | {result['late_after_first_post']} / "
+            f"{result['late_after_accepted']} | {result['failed']} | "
+            f"{result['post_429s']:,} | {result['throttled_requests_per_call']} | {result['step_functions_retries']:,} / "
+            f"{result['batch_waits']:,} / {result['turn_waits']:,} | "
+            f"{result['describe_execution_calls']:,}, {result['describe_execution_peak_per_second']}, {result['describe_execution_refused']:,}, "
+            f"{result['get_429s']:,} | {peak} | {per_million(result)} |"
         )
     lines += [
         "",
-        "Bold: above the account's default 1,000 concurrent Lambda functions (not enforced by the model). Floor: calls / R (after, the governor's own floor is calls / 0.95 R).",
+        (
+            "Bold: above the account's default 1,000 concurrent Lambda functions (not enforced by the model). Floor: calls / R (after, the "
+            "governor's own floor is calls / 0.95 R)."
+        ),
         "Batch waits: executions that waited in WaitForBatchTurn for their block; turn waits: work items that handed a wait to WaitForTurn.",
         "A failed batch ends the query: its figures stop there (work still running in AWS is not followed) and $ is what was spent by then.",
         "",
@@ -980,20 +1045,26 @@ def markdown(results: list[dict[str, Any]], elapsed_s: float, calibration: dict[
         s, usd = result["scenario"], result["usd_per_million_rows"]
         if not result["rows_answered"] or result["failed"]:
             spent = ", ".join(f"{service} ${value:,.2f}" for service, value in result["usd"].items())
-            lines.append(f"| {s['rows']:,} | {s['concurrency']} | {batch_text(s)} | {s['quota_rps']:.0f} | {s['design']} | aborted; spent {spent} ||||| {per_million(result)} |")
+            lines.append(
+                f"| {s['rows']:,} | {s['concurrency']} | {batch_text(s)} | {s['quota_rps']:.0f} | {s['design']} | aborted; spent {spent} ||||| "
+                f"{per_million(result)} |"
+            )
             continue
         lines.append(
-            f"| {s['rows']:,} | {s['concurrency']} | {batch_text(s)} | {s['quota_rps']:.0f} | {s['design']} | {usd['comprehend']:,.2f} | {usd['step_functions']:,.2f} | "
+            f"| {s['rows']:,} | {s['concurrency']} | {batch_text(s)} | {s['quota_rps']:.0f} | {s['design']} | {usd['comprehend']:,.2f} | "
+            f"{usd['step_functions']:,.2f} | "
             f"{usd['lambda']:,.2f} | {usd['dynamodb']:,.2f} | {usd['api_gateway']:,.2f} | {result['usd_per_million_rows_total']:,.2f} |"
         )
     if calibration is not None:
-        lines += [""] + calibration_markdown(calibration)
+        lines += ["", *calibration_markdown(calibration)]
     lines += ["", "## Assumptions", "", __doc__.split("Assumptions and simplifications (also written to model.md):", 1)[1].strip(), ""]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.model", description="Play the grid of queries before and after issue 11; print and write bench/results/model.md.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.model", description="Play the grid of queries before and after issue 11; print and write bench/results/model.md."
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "model.md")
     parser.add_argument("--calibrate", action="store_true", help="print calibrate()'s figures for the local over-window workload instead")
     args = parser.parse_args(argv)

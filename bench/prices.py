@@ -31,7 +31,8 @@ CORTEX_PROMPT_TOKENS = 0
 """Tokens of the prompt AI_SENTIMENT adds to each text: documented to exist, not published; 0 makes
 Cortex's price a floor, so the comparison flatters Cortex."""
 CORTEX_ASSUMPTIONS = (
-    f"{CORTEX_AI_SENTIMENT_CREDITS_PER_MILLION_TOKENS} credits per million tokens (third-party copies of the price table), ${USD_PER_SNOWFLAKE_CREDIT:.0f} a credit, "
+    f"{CORTEX_AI_SENTIMENT_CREDITS_PER_MILLION_TOKENS} credits per million tokens (third-party copies of the price table), "
+    f"${USD_PER_SNOWFLAKE_CREDIT:.0f} a credit, "
     f"{CHARACTERS_PER_TOKEN:.0f} characters a token, no prompt tokens counted (a floor), every run billed in full"
 )
 

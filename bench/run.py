@@ -19,9 +19,10 @@ import time
 import tracemalloc
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local import lambda_seam
 from local.comprehend import StandIn, billable_units
@@ -63,7 +64,12 @@ class Meter:
         if action == "PutItem":
             writes = units(item_bytes(request["Item"]), 1024)
         elif action == "BatchWriteItem":
-            writes = sum(units(item_bytes(entry["PutRequest"]["Item"]), 1024) for entries in request["RequestItems"].values() for entry in entries if "PutRequest" in entry)
+            writes = sum(
+                units(item_bytes(entry["PutRequest"]["Item"]), 1024)
+                for entries in request["RequestItems"].values()
+                for entry in entries
+                if "PutRequest" in entry
+            )
         elif action in ("UpdateItem", "DeleteItem"):
             writes = 1
         elif action == "GetItem":
@@ -87,7 +93,7 @@ def item_bytes(item: dict) -> int:
 
 
 def value_bytes(value: dict) -> int:
-    (kind, content), = value.items()
+    ((kind, content),) = value.items()
     if kind == "S":
         return len(content.encode())
     if kind == "N":
@@ -128,7 +134,9 @@ def drive(exchange: Exchange, batches: list[list[Any]], budget_s: float, max_wai
     outcome: dict[int, str] = {}
 
     def one(number: int, texts: list[Any]) -> None:
-        status, answer = run_batch(exchange, snowflake_headers(f"{uuid.uuid4()}:1:{number}:0:0"), batch_body(texts).encode("utf-8"), deadline, max_wait_s=max_wait_s)
+        status, answer = run_batch(
+            exchange, snowflake_headers(f"{uuid.uuid4()}:1:{number}:0:0"), batch_body(texts).encode("utf-8"), deadline, max_wait_s=max_wait_s
+        )
         if status == 200 and [row for row, _ in answer["data"]] == list(range(len(texts))):
             outcome[number] = "ok"
         elif status == 202:
@@ -163,7 +171,7 @@ class OurStack:
         self.service = LocalService(port=0, aws_port=0, stand_in=self.stand_in, say=lambda line: None, parameters=parameters)
         self.service.start()
         lambda_seam.on_invoke(lambda function, event, errored, seconds: self.meter.on_lambda(function, seconds))
-        self.service.stack.dynamodb_listener = lambda *call: self.meter.on_dynamodb(*call)
+        self.service.stack.dynamodb_listener = self.meter.on_dynamodb
 
     def run(self, batches: list[list[Any]], budget_s: float, player: Player = drive_all) -> Run:
         self.meter = meter = Meter()
@@ -205,7 +213,21 @@ class OurStack:
             transitions += entered + (scheduled - tasks)
             retries += scheduled - tasks
         memory = {spec.logical_id: spec.memory_mb for spec in self.service.stack.template.functions()}
-        return Run("ours", len(batches[0]), len(batches), completed, reason, seconds, batches, meter, self.stand_in, transitions, retries, memory_mb=memory, extra=extra)
+        return Run(
+            "ours",
+            len(batches[0]),
+            len(batches),
+            completed,
+            reason,
+            seconds,
+            batches,
+            meter,
+            self.stand_in,
+            transitions,
+            retries,
+            memory_mb=memory,
+            extra=extra,
+        )
 
     def stop(self) -> None:
         self.service.stop(drain_s=300)
@@ -234,7 +256,9 @@ def grown(batches: list[list[Any]], growth: float) -> list[list[Any]]:
     return result
 
 
-def run_cache_scenarios(latency_ms: float, quota_rps: float, parameters: dict[str, str], rows: int = CACHE_WORKLOAD["rows"], count: int = CACHE_WORKLOAD["batches"]) -> list[dict[str, Any]]:
+def run_cache_scenarios(
+    latency_ms: float, quota_rps: float, parameters: dict[str, str], rows: int = CACHE_WORKLOAD["rows"], count: int = CACHE_WORKLOAD["batches"]
+) -> list[dict[str, Any]]:
     batches = [corpus(rows, seed=1000 * count + number) for number in range(count)]
     stack = OurStack(latency_ms, quota_rps, parameters)
     try:
@@ -248,7 +272,9 @@ def run_cache_scenarios(latency_ms: float, quota_rps: float, parameters: dict[st
     rerun["comprehend_calls_to_cold"] = round(rerun["comprehend_calls"] / cold["comprehend_calls"], 3)
     rerun["cost_to_cold"] = round(rerun["usd_per_million_rows_total"] / cold["usd_per_million_rows_total"], 4)
     incremental["comprehend_calls_to_cold"] = round(incremental["comprehend_calls"] / cold["comprehend_calls"], 3)
-    incremental["cost_to_cold"] = round(incremental["usd_per_million_rows_total"] * incremental["rows"] / (cold["usd_per_million_rows_total"] * cold["rows"]), 4)
+    incremental["cost_to_cold"] = round(
+        incremental["usd_per_million_rows_total"] * incremental["rows"] / (cold["usd_per_million_rows_total"] * cold["rows"]), 4
+    )
     return [cold, rerun, incremental]
 
 
@@ -298,7 +324,9 @@ def unique_batches(batches: int, rows: int) -> list[list[Any]]:
 
 def play_over_window(exchange: Callable[..., tuple], batches: list[list[Any]], budget_s: float) -> tuple[bool, str, float, dict[str, Any]]:
     """Snowflake's query with its concurrency learnt from 429s (local/snowflake.play_query); late batches counted, not abandoned."""
-    record = play_query(exchange, batches, concurrency=len(batches), parallel=len(batches), window_s=OVER_WINDOW["window_s"], give_up_late=False, abort_on_failure=False)
+    record = play_query(
+        exchange, batches, concurrency=len(batches), parallel=len(batches), window_s=OVER_WINDOW["window_s"], give_up_late=False, abort_on_failure=False
+    )
     summary = record.summary
     completed = summary["answered_correctly"] == len(batches)
     reason = "" if completed else f"{len(batches) - summary['answered_correctly']} batches not answered correctly"
@@ -349,7 +377,27 @@ def project_seed(run: Run, latency_ms: float, quota_rps: float) -> None:
     """
     calls = [len(analysed(texts)) for texts in run.texts]
     per_batch = max(max(calls) * latency_ms / 1000, sum(calls) / quota_rps)
-    item = max(len(json.dumps([[row, json.dumps({"Positive": 0.9954453706741333, "Negative": 0.00039307220140472054, "Neutral": 0.002452891319990158, "Mixed": 0.0017087293090298772})] for row in range(len(texts))])) for texts in run.texts)
+    item = max(
+        len(
+            json.dumps(
+                [
+                    [
+                        row,
+                        json.dumps(
+                            {
+                                "Positive": 0.9954453706741333,
+                                "Negative": 0.00039307220140472054,
+                                "Neutral": 0.002452891319990158,
+                                "Mixed": 0.0017087293090298772,
+                            }
+                        ),
+                    ]
+                    for row in range(len(texts))
+                ]
+            )
+        )
+        for texts in run.texts
+    )
     run.projected = True
     run.seconds = per_batch
     if item > 400 * 1024:
@@ -433,7 +481,7 @@ def handler_profile(latency_ms: float, quota_rps: float, rows: int) -> dict[str,
         for method, payload in (("POST", body), ("GET", b"")):
             if method == "GET":
                 for headers in (timed, traced):
-                    poll(lambda: (service.handle("GET", "/sentiment", headers, b"")[0], None), time.monotonic() + 300)
+                    poll(lambda headers=headers: (service.handle("GET", "/sentiment", headers, b"")[0], None), time.monotonic() + 300)
             started = time.perf_counter()
             status, _, raw = service.handle(method, "/sentiment", timed, payload)
             elapsed = time.perf_counter() - started
@@ -441,7 +489,12 @@ def handler_profile(latency_ms: float, quota_rps: float, rows: int) -> dict[str,
             service.handle(method, "/sentiment", traced, payload)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-            profile[method.lower()] = {"status": status, "handler_ms": round(elapsed * 1000, 1), "peak_python_mb": round(peak / 2**20, 1), "answer_bytes": len(raw)}
+            profile[method.lower()] = {
+                "status": status,
+                "handler_ms": round(elapsed * 1000, 1),
+                "peak_python_mb": round(peak / 2**20, 1),
+                "answer_bytes": len(raw),
+            }
     finally:
         service.stop(drain_s=120)
     return profile
@@ -456,17 +509,30 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("COMPREHEND_LATENCY_MS", 100)))
-    parser.add_argument("--quota-rps", type=float, default=float(os.environ.get("COMPREHEND_QUOTA_RPS", 5)), help="low enough that the quota, not this emulator, bounds the 16-batch workload (see docs/benchmark.md)")
+    parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("COMPREHEND_LATENCY_MS", "100")))
+    parser.add_argument(
+        "--quota-rps",
+        type=float,
+        default=float(os.environ.get("COMPREHEND_QUOTA_RPS", "5")),
+        help="low enough that the quota, not this emulator, bounds the 16-batch workload (see docs/benchmark.md)",
+    )
     parser.add_argument("--baseline-budget-s", type=float, default=30.0, help="wall-clock cap per baseline workload; beyond it the seed's time is projected")
-    parser.add_argument("--set", action="append", default=[], metavar="PARAMETER=VALUE", help="template parameter override for our stack, e.g. MapConcurrency=4")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="PARAMETER=VALUE", help="template parameter override for our stack, e.g. MapConcurrency=4"
+    )
     parser.add_argument("--workloads", default=",".join(f"{rows}x{count}" for rows, count in WORKLOADS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--skip-baseline", action="store_true", help="measure ours only (for tuning runs)")
     parser.add_argument("--skip-scenarios", action="store_true", help="leave out the scenarios (the over-window query)")
-    parser.add_argument("--cache-workload", default=f"{CACHE_WORKLOAD['rows']}x{CACHE_WORKLOAD['batches']}", metavar="ROWSxBATCHES", help="the result cache scenarios' query")
-    parser.add_argument("--mixed-languages", default=f"{MIXED_LANGUAGES['rows']}x{MIXED_LANGUAGES['batches']}", metavar="ROWSxBATCHES", help="the mixed-language query")
-    parser.add_argument("--over-window", default=f"{OVER_WINDOW['rows']}x{OVER_WINDOW['batches']}", metavar="ROWSxBATCHES", help="the over-window query's shape")
+    parser.add_argument(
+        "--cache-workload", default=f"{CACHE_WORKLOAD['rows']}x{CACHE_WORKLOAD['batches']}", metavar="ROWSxBATCHES", help="the result cache scenarios' query"
+    )
+    parser.add_argument(
+        "--mixed-languages", default=f"{MIXED_LANGUAGES['rows']}x{MIXED_LANGUAGES['batches']}", metavar="ROWSxBATCHES", help="the mixed-language query"
+    )
+    parser.add_argument(
+        "--over-window", default=f"{OVER_WINDOW['rows']}x{OVER_WINDOW['batches']}", metavar="ROWSxBATCHES", help="the over-window query's shape"
+    )
     args = parser.parse_args(argv)
     parameters = dict(item.split("=", 1) for item in args.set)
     workloads = [tuple(int(part) for part in item.split("x")) for item in args.workloads.split(",")]
@@ -476,31 +542,69 @@ def measure(argv: list[str] | None = None) -> int:
         batches = [corpus(rows, seed=1000 * concurrency + number) for number in range(concurrency)]
         ours = figures(run_ours(batches, args.latency_ms, args.quota_rps, parameters, budget_s=300), args.quota_rps)
         if args.skip_baseline:
-            print(f"{rows:>6} rows x {concurrency:>2}: ours {ours['e2e_seconds']:>6.1f}s floor {ours['floor_seconds']:.1f}s throttles {ours['throttles']} retries {ours['state_machine_retries']} calls/1k unique {ours['comprehend_calls_per_1000_unique_rows']} (floor {ours['comprehend_calls_floor_per_1000_unique_rows']}) transitions/1k {ours['transitions_per_1000_rows']} ${ours['usd_per_million_rows_total']}/M", flush=True)
+            print(
+                (
+                    f"{rows:>6} rows x {concurrency:>2}: ours {ours['e2e_seconds']:>6.1f}s floor {ours['floor_seconds']:.1f}s throttles "
+                    f"{ours['throttles']} retries {ours['state_machine_retries']} calls/1k unique {ours['comprehend_calls_per_1000_unique_rows']} "
+                    f"(floor {ours['comprehend_calls_floor_per_1000_unique_rows']}) transitions/1k {ours['transitions_per_1000_rows']} "
+                    f"${ours['usd_per_million_rows_total']}/M"
+                ),
+                flush=True,
+            )
             continue
         seed = figures(run_seed(batches, args.latency_ms, args.quota_rps, args.baseline_budget_s), args.quota_rps)
         results.append({"rows_per_batch": rows, "concurrent_batches": concurrency, "ours": ours, "baseline": seed})
-        print(f"{rows:>6} rows x {concurrency:>2}: ours {ours['e2e_seconds']:>6.1f}s (floor {ours['floor_seconds']:.1f}s, {ours['comprehend_calls_per_1000_rows']} calls/1k rows, ${ours['usd_per_million_rows_total']}/M rows) "
-              f"| baseline {'ok' if seed['completed'] else 'FAILED'} {seed['e2e_seconds']:.1f}s{' (projected)' if seed['projected'] else ''} ${seed['usd_per_million_rows_total']}/M rows", flush=True)
+        print(
+            f"{rows:>6} rows x {concurrency:>2}: ours {ours['e2e_seconds']:>6.1f}s (floor {ours['floor_seconds']:.1f}s, "
+            f"{ours['comprehend_calls_per_1000_rows']} calls/1k rows, ${ours['usd_per_million_rows_total']}/M rows) "
+            f"| baseline {'ok' if seed['completed'] else 'FAILED'} {seed['e2e_seconds']:.1f}s{' (projected)' if seed['projected'] else ''} "
+            f"${seed['usd_per_million_rows_total']}/M rows",
+            flush=True,
+        )
     scenarios = []
     if not args.skip_scenarios:
         rows, count = (int(part) for part in args.over_window.split("x"))
-        over = figures(run_ours(unique_batches(count, rows), args.latency_ms, args.quota_rps, {"AdmissionWindowSeconds": str(OVER_WINDOW["admission_window_s"]), **parameters}, 300, play_over_window), args.quota_rps)
+        over = figures(
+            run_ours(
+                unique_batches(count, rows),
+                args.latency_ms,
+                args.quota_rps,
+                {"AdmissionWindowSeconds": str(OVER_WINDOW["admission_window_s"]), **parameters},
+                300,
+                play_over_window,
+            ),
+            args.quota_rps,
+        )
         scenarios.append(over)
         snowflake = over["snowflake"]
-        print(f"over the window ({count} x {rows} rows, window {OVER_WINDOW['window_s']:.0f} s): {snowflake['answered_correctly']} answered, late after accepted {snowflake['late_after_accepted']}, "
-              f"failed {snowflake['failed']}, POST 429s {snowflake['post_429s']}, accepted->answered max {snowflake['accepted_to_answered_s']['max']} s, throttled/call {over['throttled_requests_per_call']}", flush=True)
+        print(
+            f"over the window ({count} x {rows} rows, window {OVER_WINDOW['window_s']:.0f} s): {snowflake['answered_correctly']} answered, late "
+            f"after accepted {snowflake['late_after_accepted']}, "
+            f"failed {snowflake['failed']}, POST 429s {snowflake['post_429s']}, accepted->answered max "
+            f"{snowflake['accepted_to_answered_s']['max']} s, throttled/call {over['throttled_requests_per_call']}",
+            flush=True,
+        )
         cache_rows, cache_batches = (int(part) for part in args.cache_workload.split("x"))
         for entry in run_cache_scenarios(args.latency_ms, args.quota_rps, parameters, cache_rows, cache_batches):
             scenarios.append(entry)
-            print(f"result cache ({entry['scenario']}): {entry['comprehend_calls']} calls, ${entry['usd_per_million_rows_total']}/M rows "
-                  f"(calls to cold {entry.get('comprehend_calls_to_cold', 1.0)}, cost to cold {entry.get('cost_to_cold', 1.0)}), e2e {entry['e2e_seconds']} s", flush=True)
+            print(
+                f"result cache ({entry['scenario']}): {entry['comprehend_calls']} calls, ${entry['usd_per_million_rows_total']}/M rows "
+                f"(calls to cold {entry.get('comprehend_calls_to_cold', 1.0)}, cost to cold {entry.get('cost_to_cold', 1.0)}), e2e {entry['e2e_seconds']} s",
+                flush=True,
+            )
         for given in (True, False):
             mixed_rows, mixed_batches = (int(part) for part in args.mixed_languages.split("x"))
-            mixed = figures(run_ours(language_batches(mixed_batches, mixed_rows, given), args.latency_ms, args.quota_rps, parameters, 300, play_languages(given)), args.quota_rps)
+            mixed = figures(
+                run_ours(language_batches(mixed_batches, mixed_rows, given), args.latency_ms, args.quota_rps, parameters, 300, play_languages(given)),
+                args.quota_rps,
+            )
             scenarios.append(mixed)
-            print(f"mixed languages ({mixed['scenario']}): {mixed['comprehend_calls']} calls, units/1k rows {mixed['comprehend_units_per_1000_rows']} (detection {mixed['detection_units_per_1000_rows']}), "
-                  f"${mixed['usd_per_million_rows_total']}/M rows, rows with an error {mixed.get('rows_with_error', 0)}", flush=True)
+            print(
+                f"mixed languages ({mixed['scenario']}): {mixed['comprehend_calls']} calls, units/1k rows "
+                f"{mixed['comprehend_units_per_1000_rows']} (detection {mixed['detection_units_per_1000_rows']}), "
+                f"${mixed['usd_per_million_rows_total']}/M rows, rows with an error {mixed.get('rows_with_error', 0)}",
+                flush=True,
+            )
     if args.skip_baseline:
         return 0
     largest = max(rows for rows, _ in workloads)
@@ -513,14 +617,18 @@ def measure(argv: list[str] | None = None) -> int:
 
 FIELDS = {
     "scenario": "a scenario's name: over_window, languages_given / languages_auto (mixed languages), cold / rerun / incremental (the result cache)",
-    "detection_units_per_1000_rows": "BatchDetectDominantLanguage units (100 characters, 3 at least a document) per 1,000 rows, included in comprehend_units_per_1000_rows",
+    "detection_units_per_1000_rows": (
+        "BatchDetectDominantLanguage units (100 characters, 3 at least a document) per 1,000 rows, included in comprehend_units_per_1000_rows"
+    ),
     "mean_characters_per_row": "characters of the analysed texts per row: what a per-token price (Cortex) is computed from",
     "comprehend_calls_to_cold": "this run's Comprehend calls / the cold run's (result cache scenarios)",
     "cost_to_cold": "this run's total dollars / the cold run's (result cache scenarios)",
     "cortex_ai_sentiment_usd_per_million_rows": "Snowflake Cortex AI_SENTIMENT for the same texts, under bench/prices.py's stated assumptions",
     "comprehend_calls_per_1000_rows": "Comprehend requests answered (billed) per 1,000 input rows; throttled requests are counted in throttles",
     "comprehend_calls_per_1000_unique_rows": "the same per 1,000 unique non-NULL, non-blank rows of each batch",
-    "comprehend_calls_floor": "ceil(texts unique across the whole workload / 25): the fewest BatchDetectSentiment calls any design can make for a cold workload",
+    "comprehend_calls_floor": (
+        "ceil(texts unique across the whole workload / 25): the fewest BatchDetectSentiment calls any design can make for a cold workload"
+    ),
     "comprehend_calls_floor_per_1000_unique_rows": "that floor per 1,000 unique rows: 40 only when the unique texts are a multiple of 25",
     "comprehend_units_per_1000_rows": "billable units (100 characters, at least 3 per document) per 1,000 rows",
     "transitions_per_1000_rows": "Step Functions state transitions (states entered plus task retries) per 1,000 rows, from the execution histories",
@@ -540,7 +648,9 @@ FIELDS = {
 }
 
 
-def build_report(results: list[dict], profile: dict, args: argparse.Namespace, parameters: dict, seconds: float, scenarios: list[dict] | None = None) -> dict[str, Any]:
+def build_report(
+    results: list[dict], profile: dict, args: argparse.Namespace, parameters: dict, seconds: float, scenarios: list[dict] | None = None
+) -> dict[str, Any]:
     concurrent = max(results, key=lambda result: (result["concurrent_batches"], result["rows_per_batch"]))
     return {
         "settings": {
@@ -570,9 +680,15 @@ def write_outputs(report: dict, out: Path) -> None:
 def summary_markdown(report: dict) -> str:
     settings = report["settings"]
     lines = [
-        f"Comprehend stand-in: {settings['comprehend_latency_ms']:.0f} ms a call, quota {settings['comprehend_quota_rps']:.0f} requests/s; prices {settings['region']} as of {settings['prices_as_of']}.",
+        (
+            f"Comprehend stand-in: {settings['comprehend_latency_ms']:.0f} ms a call, quota {settings['comprehend_quota_rps']:.0f} requests/s; "
+            f"prices {settings['region']} as of {settings['prices_as_of']}."
+        ),
         "",
-        "| workload | design | done | Comprehend calls / 1k rows | units / 1k rows | transitions / 1k rows | Lambda GB-s / 1k rows | DynamoDB RU / WU per 1k rows | e2e s | floor s | e2e / floor | throttles | $ / M rows |",
+        (
+            "| workload | design | done | Comprehend calls / 1k rows | units / 1k rows | transitions / 1k rows | Lambda GB-s / 1k rows | DynamoDB "
+            "RU / WU per 1k rows | e2e s | floor s | e2e / floor | throttles | $ / M rows |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in report["workloads"]:
@@ -582,49 +698,70 @@ def summary_markdown(report: dict) -> str:
         ratio = entry["e2e_to_floor"] if entry["e2e_to_floor"] is not None else "-"
         design = f"{entry['design']} ({entry['scenario']})" if entry.get("scenario") else entry["design"]
         lines.append(
-            f"| {entry['rows_per_batch']:,} x {entry['concurrent_batches']} | {design} | {done} | {entry['comprehend_calls_per_1000_rows']} | {entry['comprehend_units_per_1000_rows']} | "
-            f"{entry['transitions_per_1000_rows']} | {entry['lambda_gb_seconds_per_1000_rows']} | {entry['dynamodb_read_units_per_1000_rows']} / {entry['dynamodb_write_units_per_1000_rows']} | "
+            f"| {entry['rows_per_batch']:,} x {entry['concurrent_batches']} | {design} | {done} | {entry['comprehend_calls_per_1000_rows']} | "
+            f"{entry['comprehend_units_per_1000_rows']} | "
+            f"{entry['transitions_per_1000_rows']} | {entry['lambda_gb_seconds_per_1000_rows']} | {entry['dynamodb_read_units_per_1000_rows']} / "
+            f"{entry['dynamodb_write_units_per_1000_rows']} | "
             f"{entry['e2e_seconds']} | {entry['floor_seconds']} | {ratio} | {entry['throttles']} | {entry['usd_per_million_rows_total']} |"
         )
     for entry in report["workloads"]:
         if entry.get("scenario") == "over_window":
             snowflake = entry["snowflake"]
 
-            def spread(key: str) -> str:
+            def spread(key: str, snowflake: dict[str, Any] = snowflake) -> str:
                 values = snowflake[key]
                 return f"{values['min']} / {values['median']} / {values['p95']} / {values['max']}"
 
             lines += [
                 "",
-                f"Over the window: {entry['concurrent_batches']} concurrent batches of {entry['rows_per_batch']:,} unique rows, Snowflake's 10 minutes scaled to {OVER_WINDOW['window_s']:.0f} s, "
-                f"AdmissionWindowSeconds {OVER_WINDOW['admission_window_s']}, the Snowflake simulator lowering its concurrency on 429:",
+                (
+                    f"Over the window: {entry['concurrent_batches']} concurrent batches of {entry['rows_per_batch']:,} unique rows, Snowflake's "
+                    f"10 minutes scaled to {OVER_WINDOW['window_s']:.0f} s, "
+                    f"AdmissionWindowSeconds {OVER_WINDOW['admission_window_s']}, the Snowflake simulator lowering its concurrency on 429:"
+                ),
                 "",
-                "| answered correctly | late after accepted | late after first POST | failed | POST 429s | accepted→answered s (min / median / p95 / max) | first POST→answered s | throttled / call | SFN retries | DescribeExecution / batch, peak /s | $ / M rows |",
+                (
+                    "| answered correctly | late after accepted | late after first POST | failed | POST 429s | accepted→answered s (min / median / "
+                    "p95 / max) | first POST→answered s | throttled / call | SFN retries | DescribeExecution / batch, peak /s | $ / M rows |"
+                ),
                 "|---|---|---|---|---|---|---|---|---|---|---|",
-                f"| {snowflake['answered_correctly']} | {snowflake['late_after_accepted']} | {snowflake['late_after_first_post']} | {snowflake['failed']} | {snowflake['post_429s']} | {spread('accepted_to_answered_s')} | {spread('first_post_to_answered_s')} | "
-                f"{entry['throttled_requests_per_call']} | {entry['state_machine_retries']} | {entry['describe_execution_calls_per_batch']}, {entry['describe_execution_peak_per_second']} | {entry['usd_per_million_rows_total']} |",
+                (
+                    f"| {snowflake['answered_correctly']} | {snowflake['late_after_accepted']} | {snowflake['late_after_first_post']} | "
+                    f"{snowflake['failed']} | {snowflake['post_429s']} | {spread('accepted_to_answered_s')} | "
+                    f"{spread('first_post_to_answered_s')} | "
+                    f"{entry['throttled_requests_per_call']} | {entry['state_machine_retries']} | {entry['describe_execution_calls_per_batch']}, "
+                    f"{entry['describe_execution_peak_per_second']} | {entry['usd_per_million_rows_total']} |"
+                ),
             ]
     mixed = {entry["scenario"]: entry for entry in report["workloads"] if str(entry.get("scenario", "")).startswith("languages_")}
     if mixed:
         lines += [
             "",
-            f"Mixed languages: {next(iter(mixed.values()))['concurrent_batches']} batches of {next(iter(mixed.values()))['rows_per_batch']} reviews in Comprehend's 12 sentiment languages, with their languages given "
-            "(sentiment(text, language)) and with 'auto' (detected first):",
+            (
+                f"Mixed languages: {next(iter(mixed.values()))['concurrent_batches']} batches of {next(iter(mixed.values()))['rows_per_batch']} "
+                "reviews in Comprehend's 12 sentiment languages, with their languages given "
+                "(sentiment(text, language)) and with 'auto' (detected first):"
+            ),
             "",
             "| languages | Comprehend calls / 1k rows | units / 1k rows (detection) | rows analysed / with an error | e2e s | $ / M rows (Comprehend) |",
             "|---|---|---|---|---|---|",
         ]
         for name, entry in mixed.items():
             lines.append(
-                f"| {name.removeprefix('languages_')} | {entry['comprehend_calls_per_1000_rows']} | {entry['comprehend_units_per_1000_rows']} ({entry['detection_units_per_1000_rows']}) | "
-                f"{entry.get('rows_analysed', 0)} / {entry.get('rows_with_error', 0)} | {entry['e2e_seconds']} | {entry['usd_per_million_rows_total']} ({entry['usd_per_million_rows']['comprehend']}) |"
+                f"| {name.removeprefix('languages_')} | {entry['comprehend_calls_per_1000_rows']} | {entry['comprehend_units_per_1000_rows']} "
+                f"({entry['detection_units_per_1000_rows']}) | "
+                f"{entry.get('rows_analysed', 0)} / {entry.get('rows_with_error', 0)} | {entry['e2e_seconds']} | "
+                f"{entry['usd_per_million_rows_total']} ({entry['usd_per_million_rows']['comprehend']}) |"
             )
     cached = [entry for entry in report["workloads"] if entry.get("scenario") in ("cold", "rerun", "incremental")]
     if cached:
         lines += [
             "",
-            f"The result cache: the {cached[0]['concurrent_batches']} x {cached[0]['rows_per_batch']:,} query cold, run again under new batch ids, and after the table grew by "
-            f"new texts, {CACHE_WORKLOAD['growth']:.0%} of its distinct texts; Cortex AI_SENTIMENT priced for the same texts ({prices.CORTEX_ASSUMPTIONS}):",
+            (
+                f"The result cache: the {cached[0]['concurrent_batches']} x {cached[0]['rows_per_batch']:,} query cold, run again under new "
+                "batch ids, and after the table grew by "
+                f"new texts, {CACHE_WORKLOAD['growth']:.0%} of its distinct texts; Cortex AI_SENTIMENT priced for the same texts ({prices.CORTEX_ASSUMPTIONS}):"
+            ),
             "",
             "| run | Comprehend calls (to cold) | $ for the run (to cold) | $ / M rows | e2e s | Cortex AI_SENTIMENT $ / M rows |",
             "|---|---|---|---|---|---|",
@@ -632,7 +769,8 @@ def summary_markdown(report: dict) -> str:
         for entry in cached:
             run_usd = entry["usd_per_million_rows_total"] * entry["rows"] / 1_000_000
             lines.append(
-                f"| {entry['scenario']} | {entry['comprehend_calls']} ({entry.get('comprehend_calls_to_cold', 1.0)}) | {run_usd:.4f} ({entry.get('cost_to_cold', 1.0)}) | "
+                f"| {entry['scenario']} | {entry['comprehend_calls']} ({entry.get('comprehend_calls_to_cold', 1.0)}) | {run_usd:.4f} "
+                f"({entry.get('cost_to_cold', 1.0)}) | "
                 f"{entry['usd_per_million_rows_total']} | {entry['e2e_seconds']} | {entry['cortex_ai_sentiment_usd_per_million_rows']} |"
             )
     failures = [entry for entry in report["workloads"] if not entry["completed"] or entry["projected"]]
@@ -645,9 +783,19 @@ def summary_markdown(report: dict) -> str:
         versus = f"baseline ${baseline['usd_per_million_rows_total']} per million rows"
     elif completed:
         largest = max(completed, key=lambda entry: entry["rows"])
-        mine = next(entry for entry in report["workloads"] if entry["design"] == "ours" and entry["rows_per_batch"] == largest["rows_per_batch"] and entry["concurrent_batches"] == largest["concurrent_batches"])
-        versus = (f"the baseline fails this workload ({baseline['reason'][:90]}); the largest it completes is {largest['rows_per_batch']:,} x {largest['concurrent_batches']}"
-                  f"{' (projected)' if largest['projected'] else ''}, at ${largest['usd_per_million_rows_total']} per million rows and {largest['e2e_seconds']} s, against ours ${mine['usd_per_million_rows_total']} and {mine['e2e_seconds']} s")
+        mine = next(
+            entry
+            for entry in report["workloads"]
+            if entry["design"] == "ours"
+            and entry["rows_per_batch"] == largest["rows_per_batch"]
+            and entry["concurrent_batches"] == largest["concurrent_batches"]
+        )
+        versus = (
+            f"the baseline fails this workload ({baseline['reason'][:90]}); the largest it completes is {largest['rows_per_batch']:,} x "
+            f"{largest['concurrent_batches']}"
+            f"{' (projected)' if largest['projected'] else ''}, at ${largest['usd_per_million_rows_total']} per million rows and "
+            f"{largest['e2e_seconds']} s, against ours ${mine['usd_per_million_rows_total']} and {mine['e2e_seconds']} s"
+        )
     else:
         versus = "the baseline completes no workload"
     orchestration = sum(value for service, value in ours["usd_per_million_rows"].items() if service != "comprehend")
@@ -655,12 +803,20 @@ def summary_markdown(report: dict) -> str:
     profile = report["handler_profile_largest_batch"]
     lines += [
         "",
-        f"At {ours['concurrent_batches']} concurrent batches of {ours['rows_per_batch']:,} rows: ours {ours['comprehend_calls_per_1000_unique_rows']} Comprehend calls per 1,000 unique non-null rows "
-        f"(target <= 40; {ours['comprehend_calls']} calls against a floor of {ours['comprehend_calls_floor']} = {ours['comprehend_calls_floor_per_1000_unique_rows']} per 1,000 for these {ours['unique_non_null_rows']:,} texts), end to end {ours['e2e_to_floor']}x the quota-bound floor (target <= 1.3), orchestration ${orchestration:.2f} per million rows = "
-        f"{100 * orchestration / comprehend:.1f}% of Comprehend's ${comprehend:.2f} (target < 5%); {versus}.",
+        (
+            f"At {ours['concurrent_batches']} concurrent batches of {ours['rows_per_batch']:,} rows: ours "
+            f"{ours['comprehend_calls_per_1000_unique_rows']} Comprehend calls per 1,000 unique non-null rows "
+            f"(target <= 40; {ours['comprehend_calls']} calls against a floor of {ours['comprehend_calls_floor']} = "
+            f"{ours['comprehend_calls_floor_per_1000_unique_rows']} per 1,000 for these {ours['unique_non_null_rows']:,} texts), end to end "
+            f"{ours['e2e_to_floor']}x the quota-bound floor (target <= 1.3), orchestration ${orchestration:.2f} per million rows = "
+            f"{100 * orchestration / comprehend:.1f}% of Comprehend's ${comprehend:.2f} (target < 5%); {versus}."
+        ),
         "",
-        f"Largest batch ({profile['rows']:,} rows, {profile['request_bytes']:,} bytes): POST handler {profile['post']['handler_ms']} ms, peak {profile['post']['peak_python_mb']} MB of Python memory; "
-        f"final GET {profile['get']['handler_ms']} ms, peak {profile['get']['peak_python_mb']} MB, {profile['get']['answer_bytes']:,} bytes (gzip).",
+        (
+            f"Largest batch ({profile['rows']:,} rows, {profile['request_bytes']:,} bytes): POST handler {profile['post']['handler_ms']} ms, "
+            f"peak {profile['post']['peak_python_mb']} MB of Python memory; "
+            f"final GET {profile['get']['handler_ms']} ms, peak {profile['get']['peak_python_mb']} MB, {profile['get']['answer_bytes']:,} bytes (gzip)."
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -692,13 +848,20 @@ def plot(report: dict, out: Path) -> None:
     plt.close(figure)
 
     services = ["comprehend", "step_functions", "lambda", "dynamodb", "api_gateway"]
-    colours = dict(zip(services, ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]))
-    workloads = sorted({(entry["rows_per_batch"], entry["concurrent_batches"]) for entry in report["workloads"] if "scenario" not in entry}, key=lambda item: (item[1], item[0]))
+    colours = dict(zip(services, ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"], strict=False))
+    workloads = sorted(
+        {(entry["rows_per_batch"], entry["concurrent_batches"]) for entry in report["workloads"] if "scenario" not in entry},
+        key=lambda item: (item[1], item[0]),
+    )
     figure, axis = plt.subplots(figsize=(9.5, 4.5))
     width = 0.38
     for offset, design in ((-width / 2, "ours"), (width / 2, "baseline")):
         for position, workload in enumerate(workloads):
-            entry = next(item for item in report["workloads"] if item["design"] == design and "scenario" not in item and (item["rows_per_batch"], item["concurrent_batches"]) == workload)
+            entry = next(
+                item
+                for item in report["workloads"]
+                if item["design"] == design and "scenario" not in item and (item["rows_per_batch"], item["concurrent_batches"]) == workload
+            )
             x = position + offset
             if not entry["completed"]:
                 axis.text(x, 5, "fails", rotation=90, ha="center", va="bottom", color="crimson", fontsize=8)
@@ -706,7 +869,16 @@ def plot(report: dict, out: Path) -> None:
             bottom = 0.0
             for service in services:
                 height = entry["usd_per_million_rows"][service]
-                axis.bar(x, height, width, bottom=bottom, color=colours[service], label=service.replace("_", " ") if position == 0 and design == "ours" else None, hatch="//" if design == "baseline" else None, edgecolor="white")
+                axis.bar(
+                    x,
+                    height,
+                    width,
+                    bottom=bottom,
+                    color=colours[service],
+                    label=service.replace("_", " ") if position == 0 and design == "ours" else None,
+                    hatch="//" if design == "baseline" else None,
+                    edgecolor="white",
+                )
                 bottom += height
     axis.set_xticks(range(len(workloads)), [f"{rows:,} x {count}" for rows, count in workloads])
     axis.set_xlabel("rows per batch x concurrent batches (left bar ours, hatched bar the seed design)")

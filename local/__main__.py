@@ -14,13 +14,17 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the API on PORT (3000) and emulated AWS on AWS_PORT (5055)")
     serve.add_argument("--port", type=int)
     serve.add_argument("--aws-port", type=int)
-    serve.add_argument("--verbose", action="store_true", help="print the handlers' log records and metrics as they are, and failures' stack traces (LOCAL_VERBOSE=1)")
+    serve.add_argument(
+        "--verbose", action="store_true", help="print the handlers' log records and metrics as they are, and failures' stack traces (LOCAL_VERBOSE=1)"
+    )
     serve.add_argument("--host", help="address both ports listen on (HOST; default 127.0.0.1); 0.0.0.0 for sam local start-api's containers")
     demo = commands.add_parser("demo", help="start the local stack, run one Snowflake batch, print its sentiment")
     demo.add_argument("--url", help="run the batch against this external function URL instead of a stack of its own")
     client = commands.add_parser("client", help="send a CSV or JSON file of texts as Snowflake batches")
     client.add_argument("file", type=Path)
-    client.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}/sentiment", help="the external function URL (default: make local's, on PORT)")
+    client.add_argument(
+        "--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}/sentiment", help="the external function URL (default: make local's, on PORT)"
+    )
     client.add_argument("--column", help="CSV column or JSON key holding the text (default: the first column)")
     client.add_argument("--encoding", default="utf-8", help="the file's text encoding (default: utf-8), e.g. cp1252, latin-1, utf-16")
     client.add_argument("--delimiter", help="CSV delimiter, one character or \\t for tabs (default: a tab for .tsv files, else a comma)")
@@ -29,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     client.add_argument("--sigv4", metavar="REGION", help="sign requests with your AWS credentials for a deployed stack in REGION")
     client.add_argument("--no-gzip", action="store_true", help="send plain JSON bodies")
     client.add_argument("--out", type=Path, help="save results as .csv or .json instead of printing a table")
-    inspect = commands.add_parser("inspect", help="show a batch of a running make local as the Step Functions console would: path, timings, retries, stored items")
+    inspect = commands.add_parser(
+        "inspect", help="show a batch of a running make local as the Step Functions console would: path, timings, retries, stored items"
+    )
     inspect.add_argument("batch", help="a batch id (sf-external-function-query-batch-id, with colons) or an execution name")
     inspect.add_argument("--aws-url", help="the emulated AWS endpoint (default: http://127.0.0.1:AWS_PORT, 5055)")
     inspect.add_argument("--show-text", action="store_true", help="also print the batch's row texts (customer data: off by default)")

@@ -17,15 +17,25 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
-from typing import Any, Callable
+from typing import Any
 
 from .snowflake import BATCH_ID_HEADER, batch_body, run_batch, snowflake_headers
 
-TRANSPORT_HEADERS = {"host", "authorization", "x-amz-date", "x-amz-security-token", "x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "content-length"}
+TRANSPORT_HEADERS = {
+    "host",
+    "authorization",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-forwarded-for",
+    "x-forwarded-port",
+    "x-forwarded-proto",
+    "content-length",
+}
 
 
 CONNECT_TIMEOUT_S = 5.0
@@ -67,7 +77,10 @@ def load_texts(path: Path, column: str | None = None, encoding: str = "utf-8", d
                 raise SystemExit(f"{path}: no column {name!r} (columns: {reader.fieldnames})")
             return [row[name] if row[name] != "" else None for row in reader]
     except UnicodeDecodeError as error:
-        raise SystemExit(f"{path}: not {encoding} text (byte 0x{error.object[error.start]:02x} at offset {error.start}); name its encoding, e.g. --encoding cp1252 or --encoding latin-1") from None
+        raise SystemExit(
+            f"{path}: not {encoding} text (byte 0x{error.object[error.start]:02x} at offset {error.start}); name its encoding, e.g. --encoding "
+            "cp1252 or --encoding latin-1"
+        ) from None
     except LookupError:
         raise SystemExit(f"--encoding {encoding!r}: no such encoding (e.g. utf-8, cp1252, latin-1, utf-16)") from None
 
@@ -88,7 +101,9 @@ class Progress:
 
 
 class Client:
-    def __init__(self, url: str, sigv4_region: str | None = None, gzip_bodies: bool = True, timeout_s: float = 600.0, unreachable_after_s: float = UNREACHABLE_AFTER_S):
+    def __init__(
+        self, url: str, sigv4_region: str | None = None, gzip_bodies: bool = True, timeout_s: float = 600.0, unreachable_after_s: float = UNREACHABLE_AFTER_S
+    ):
         self.url = url
         self.gzip_bodies = gzip_bodies
         self.timeout_s = timeout_s
@@ -124,7 +139,9 @@ class Client:
             if not self._answered and isinstance(reason, ConnectionRefusedError):
                 raise ServiceUnreachable(f"cannot reach {self.url} (connection refused): is `make local` running, and is the URL right?") from None
             if time.monotonic() - self._last_answer >= self.unreachable_after_s:
-                raise ServiceUnreachable(f"cannot reach {self.url} ({reason}) for {self.unreachable_after_s:.0f} s: is `make local` running, and is the URL right?") from None
+                raise ServiceUnreachable(
+                    f"cannot reach {self.url} ({reason}) for {self.unreachable_after_s:.0f} s: is `make local` running, and is the URL right?"
+                ) from None
             return 599, {"message": str(reason)}
         self._last_answer, self._answered = time.monotonic(), True
         if method == "POST" and status == 202 and isinstance(answer, dict) and isinstance(answer.get("execution"), str):
@@ -145,7 +162,9 @@ class Client:
             raise BatchFailed(f"batch {headers[BATCH_ID_HEADER]}: rows missing or out of order")
         return [value for _, value in rows]
 
-    def run(self, texts: list[Any], batch_rows: int = 1000, parallel: int = 4, show: Callable[[str], None] | None = None, query_id: str | None = None) -> list[Any]:
+    def run(
+        self, texts: list[Any], batch_rows: int = 1000, parallel: int = 4, show: Callable[[str], None] | None = None, query_id: str | None = None
+    ) -> list[Any]:
         """Every text's value, sending `batch_rows` rows per batch, `parallel` batches at once."""
         query_id = query_id or str(uuid.uuid4())
         progress = Progress(len(texts), show or (lambda line: None))
@@ -236,7 +255,12 @@ def format_table(texts: list[Any], values: list[Any], width: int = 48) -> str:
 
 def save(path: Path, texts: list[Any], values: list[Any]) -> None:
     if path.suffix.lower() == ".json":
-        path.write_text(json.dumps([{"row": row, "text": text, "value": value} for row, (text, value) in enumerate(zip(texts, values, strict=True))], ensure_ascii=False, indent=1), encoding="utf-8")
+        path.write_text(
+            json.dumps(
+                [{"row": row, "text": text, "value": value} for row, (text, value) in enumerate(zip(texts, values, strict=True))], ensure_ascii=False, indent=1
+            ),
+            encoding="utf-8",
+        )
         return
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -244,7 +268,15 @@ def save(path: Path, texts: list[Any], values: list[Any]) -> None:
         for row, (text, value) in enumerate(zip(texts, values, strict=True)):
             scores = (value or {}).get("SentimentScore", {})
             error = (value or {}).get("Error")
-            writer.writerow([row, text, (value or {}).get("Sentiment", ""), *(scores.get(name, "") for name in ("Positive", "Negative", "Neutral", "Mixed")), f"{error['Code']}: {error['Message']}" if error else ""])
+            writer.writerow(
+                [
+                    row,
+                    text,
+                    (value or {}).get("Sentiment", ""),
+                    *(scores.get(name, "") for name in ("Positive", "Negative", "Neutral", "Mixed")),
+                    f"{error['Code']}: {error['Message']}" if error else "",
+                ]
+            )
 
 
 def progress_printer(stream: Any = None) -> Callable[[str], None]:
@@ -256,4 +288,3 @@ def progress_printer(stream: Any = None) -> Callable[[str], None]:
         stream.flush()
 
     return show
-

@@ -27,9 +27,9 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
 
 from moto.comprehend.responses import ComprehendResponse
 from moto.core.exceptions import JsonRESTError
@@ -94,7 +94,7 @@ def hashed_sentiment(text: str) -> dict:
     (VADER gives many texts the same value)."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
     weights = [1 + int.from_bytes(digest[start : start + 4], "big") for start in range(0, 16, 4)]
-    score = {name: weight / sum(weights) for name, weight in zip(("Positive", "Negative", "Neutral", "Mixed"), weights)}
+    score = {name: weight / sum(weights) for name, weight in zip(("Positive", "Negative", "Neutral", "Mixed"), weights, strict=True)}
     return {"Sentiment": max(score, key=score.__getitem__).upper(), "SentimentScore": score}
 
 
@@ -144,7 +144,8 @@ def _ranked_languages(text: str) -> tuple[tuple[str, float], ...]:
     scored = text[:SCORED_CHARACTERS]
     chinese = _han_script(scored) if any(_is_han(character) for character in scored) else None
     scores: dict[str, float] = {}
-    for code, score in _language_identifier().rank(scored):
+    for ranked, score in _language_identifier().rank(scored):
+        code = ranked
         if code in CHINESE_FAMILY:
             if chinese is None:
                 continue
@@ -242,7 +243,9 @@ class StandIn:
             if not isinstance(text, str) or len(text) < 1:
                 raise ComprehendError("InvalidRequestException", "Each document must hold at least 1 character.")
             if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
-                raise ComprehendError("TextSizeLimitExceededException", f"Input text size exceeds limit. Max length of request text allowed is {MAX_DOCUMENT_BYTES} bytes.")
+                raise ComprehendError(
+                    "TextSizeLimitExceededException", f"Input text size exceeds limit. Max length of request text allowed is {MAX_DOCUMENT_BYTES} bytes."
+                )
 
     def _answer(self, text_list: list[str], sent: Counter, result: Callable[[str], dict]) -> tuple[dict, int]:
         """ResultList and ErrorList for an admitted call, and its billable units; counts the call answered

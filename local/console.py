@@ -16,10 +16,27 @@ import sys
 import threading
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
-LOG_FIELDS_NOT_SHOWN = {"level", "location", "message", "timestamp", "service", "cold_start", "function_name", "function_memory_size", "function_arn", "function_request_id", "xray_trace_id", "exception", "exception_name", "stack_trace", "sampling_rate"}
+LOG_FIELDS_NOT_SHOWN = {
+    "level",
+    "location",
+    "message",
+    "timestamp",
+    "service",
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "xray_trace_id",
+    "exception",
+    "exception_name",
+    "stack_trace",
+    "sampling_rate",
+}
 """Powertools' standard keys a short line leaves out; what is left are the record's ids and counts."""
 
 SHOWN_LEVELS = {"WARNING", "ERROR", "CRITICAL"}
@@ -89,7 +106,7 @@ class Console:
             yield
         finally:
             sys.stdout = real
-            for handler, stream in zip(handlers, streams):
+            for handler, stream in zip(handlers, streams, strict=True):
                 handler.setStream(stream)
             moto_log.setLevel(level)
 

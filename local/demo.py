@@ -53,7 +53,10 @@ def main(url: str | None = None) -> int:
         print(f"Local stack up in {time.monotonic() - started:.1f}s: API {url}, emulated AWS {service.aws_url}")
     try:
         query_id = snowflake_headers()[QUERY_ID_HEADER]
-        print(f"Sending {len(TEXTS)} rows as one Snowflake batch of sentiment(text, language) (query {query_id}, headers from events/post.json), polling like Snowflake...\n")
+        print(
+            f"Sending {len(TEXTS)} rows as one Snowflake batch of sentiment(text, language) (query {query_id}, headers from events/post.json), "
+            "polling like Snowflake...\n"
+        )
         client = Client(url)
         try:
             values = client.run(ROWS, batch_rows=len(ROWS), parallel=1, query_id=query_id)
@@ -80,7 +83,10 @@ def main(url: str | None = None) -> int:
             print("Inspect it with:")
         aws_port = os.environ.get("AWS_PORT", "5055")
         print(f"  .venv/bin/python -m local inspect {client.batch_ids[0]}" + (f" --aws-url http://127.0.0.1:{aws_port}" if aws_port != "5055" else ""))
-        print(f"  {LOCAL_AWS_CREDENTIALS} aws --endpoint-url http://127.0.0.1:{aws_port} stepfunctions get-execution-history --execution-arn {execution_arn(STATE_MACHINE_ARN, name)}")
+        print(
+            f"  {LOCAL_AWS_CREDENTIALS} aws --endpoint-url http://127.0.0.1:{aws_port} stepfunctions get-execution-history --execution-arn "
+            f"{execution_arn(STATE_MACHINE_ARN, name)}"
+        )
         print(f"Done in {time.monotonic() - started:.1f}s.")
         return 0
     finally:

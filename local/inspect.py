@@ -8,12 +8,14 @@ keys and sentiments, and row text only with `--show-text`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -100,7 +102,10 @@ class Inspector:
     def run(self, reference: str, show_text: bool = False) -> int:
         batch_id, name = self.resolve(reference)
         if batch_id is None and name is None:
-            self.show(f"No batch or execution {reference!r} on this emulated AWS (a batch id has colons, e.g. <query id>:1:0:0:0; an execution name has `_` and a digest).")
+            self.show(
+                f"No batch or execution {reference!r} on this emulated AWS (a batch id has colons, e.g. <query id>:1:0:0:0; an execution name "
+                "has `_` and a digest)."
+            )
             return 1
         if name:
             self.execution(name)
@@ -119,10 +124,8 @@ class Inspector:
         self.show(f"  {described['status']}{took}, {len(history)} history events, started {started.isoformat(timespec='milliseconds')}")
         if described.get("error"):
             cause = described.get("cause") or ""
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 cause = json.loads(cause).get("errorMessage", cause)
-            except (ValueError, AttributeError):
-                pass
             self.show(f"  failed: {described['error']}: {' '.join(str(cause).split())}")
         path = state_path(history)
         self.show("  path (as the console's graph; times from the execution history):")
@@ -149,7 +152,10 @@ class Inspector:
             expires = f"expires in {int(item['expiresAt']['N']) - int(datetime.now().timestamp())}s" if "expiresAt" in item else ""
             if key == storage.META:
                 fields = {name: next(iter(value.values())) for name, value in item.items() if name not in ("pk", "sk", "fingerprint")}
-                self.show(f"  meta            status {fields.pop('status', '?')} ({storage.STATUS_STAGED} -> {storage.STATUS_STARTED} -> {storage.STATUS_ENDED}), {expires}")
+                self.show(
+                    f"  meta            status {fields.pop('status', '?')} ({storage.STATUS_STAGED} -> {storage.STATUS_STARTED} -> "
+                    f"{storage.STATUS_ENDED}), {expires}"
+                )
                 self.show("                  " + ", ".join(f"{name} {value}" for name, value in sorted(fields.items()) if name != "expiresAt"))
                 continue
             value = storage.unpack(item["data"]["B"]) if "data" in item else None
@@ -165,9 +171,14 @@ class Inspector:
     def _query(self, batch_id: str) -> list[dict]:
         """The batch's items in the order the workflow writes them: record, staged rows, chunks, values, answer."""
         paginator = self.dynamodb.get_paginator("query")
-        pages = paginator.paginate(TableName=self.table, KeyConditionExpression="pk = :b", ExpressionAttributeValues={":b": {"S": batch_id}}, ConsistentRead=True)
+        pages = paginator.paginate(
+            TableName=self.table, KeyConditionExpression="pk = :b", ExpressionAttributeValues={":b": {"S": batch_id}}, ConsistentRead=True
+        )
         order = [storage.META, storage.INPUT, storage.CHUNK, storage.HIT, storage.ANALYSIS, storage.RESULT]
-        return sorted((item for page in pages for item in page["Items"]), key=lambda item: (next((index for index, prefix in enumerate(order) if item["sk"]["S"].startswith(prefix)), len(order)), item["sk"]["S"]))
+        return sorted(
+            (item for page in pages for item in page["Items"]),
+            key=lambda item: (next((index for index, prefix in enumerate(order) if item["sk"]["S"].startswith(prefix)), len(order)), item["sk"]["S"]),
+        )
 
 
 def describe(key: str, value: Any) -> str:
@@ -194,7 +205,10 @@ def shortened(text: Any, width: int = 100) -> str:
 
 def outcomes(values: list[Any]) -> str:
     counts = Counter(
-        "NULL" if value is None else value.get("Sentiment") or ("ERROR " + value["Error"]["Code"] if "Error" in value else f"detected {value['LanguageCode']}" if "LanguageCode" in value else "other")
+        "NULL"
+        if value is None
+        else value.get("Sentiment")
+        or ("ERROR " + value["Error"]["Code"] if "Error" in value else f"detected {value['LanguageCode']}" if "LanguageCode" in value else "other")
         for value in values
     )
     return " ".join(f"{name}={count}" for name, count in counts.most_common())

@@ -16,9 +16,10 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -60,7 +61,7 @@ def invoke(handler: Handler, event: dict, context: LambdaContext) -> tuple[str, 
     """Call a handler as Lambda's Python runtime would: its result, or its error report."""
     try:
         return json.dumps(handler(event, context)), False
-    except Exception as error:  # noqa: BLE001 - Lambda reports every exception the same way
+    except Exception as error:
         report = {
             "errorMessage": str(error),
             "errorType": type(error).__name__,
@@ -129,7 +130,7 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
 
 def report(function_name: str, event: dict, errored: bool, seconds: float) -> None:
     """Tell the listeners about one invocation, from the seam or from the API's proxy."""
-    for listener in list(_listeners):
+    for listener in _listeners:
         listener(function_name, event, errored, seconds)
 
 

@@ -20,8 +20,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from moto.server import ThreadedMotoServer
@@ -60,7 +61,15 @@ def free_port() -> int:
 class LocalService:
     """The offline stack plus its two HTTP faces and an execution watcher."""
 
-    def __init__(self, port: int = 3000, aws_port: int = 5055, stand_in: StandIn | None = None, say: Callable[[str], None] = print, parameters: dict[str, str] | None = None, host: str = HOST):
+    def __init__(
+        self,
+        port: int = 3000,
+        aws_port: int = 5055,
+        stand_in: StandIn | None = None,
+        say: Callable[[str], None] = print,
+        parameters: dict[str, str] | None = None,
+        host: str = HOST,
+    ):
         self.host = host
         """The address both HTTP faces listen on: 0.0.0.0 lets `sam local start-api`'s containers reach the emulated AWS."""
         self.port = port
@@ -162,7 +171,7 @@ class LocalService:
         while not self._stopping.wait(0.2):
             try:
                 executions = sfn.list_executions(stateMachineArn=self.stack.state_machine_arn)["executions"]
-            except Exception:  # noqa: BLE001 - the watcher only reports; the stack may be stopping
+            except Exception:  # noqa: S112 - the stack is stopping or busy; the next tick looks again
                 continue
             for execution in executions:
                 if seen.get(execution["name"]) != execution["status"]:
@@ -183,7 +192,7 @@ def status_line(sfn: Any, execution: dict, verbose: bool = False) -> str:
         return line
     try:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-    except Exception:  # noqa: BLE001 - the watcher only reports
+    except Exception:
         return line
     error, cause = described.get("error", ""), described.get("cause", "")
     try:
@@ -199,13 +208,22 @@ def status_line(sfn: Any, execution: dict, verbose: bool = False) -> str:
 
 def serve(port: int | None = None, aws_port: int | None = None, host: str | None = None, verbose: bool = False) -> None:
     overrides = parameter_overrides(os.environ.get("PARAMETER_OVERRIDES", ""))
-    service = LocalService(int(port or os.environ.get("PORT", 3000)), int(aws_port or os.environ.get("AWS_PORT", 5055)), parameters=overrides, host=host or os.environ.get("HOST") or HOST)
+    service = LocalService(
+        int(port or os.environ.get("PORT", "3000")),
+        int(aws_port or os.environ.get("AWS_PORT", "5055")),
+        parameters=overrides,
+        host=host or os.environ.get("HOST") or HOST,
+    )
     service.start()
     console = Console(verbose=verbose or os.environ.get("LOCAL_VERBOSE", "") not in ("", "0"))
     service.say, service.console = console.say, console
     service.say(f"Listening on {service.host} (HOST): API port {service.port}, emulated AWS port {service.aws_port}")
     service.say(f"Snowflake sentiment service on {service.url}/sentiment (POST and GET)")
-    service.say(f"Emulated AWS on {service.aws_url}: .venv/bin/python -m local inspect <batch id>{'' if service.aws_port == 5055 else f' --aws-url {service.aws_url}'}, or {LOCAL_AWS_CREDENTIALS} aws --endpoint-url {service.aws_url} stepfunctions list-executions --state-machine-arn {service.stack.state_machine_arn}")
+    service.say(
+        f"Emulated AWS on {service.aws_url}: .venv/bin/python -m local inspect <batch "
+        f"id>{'' if service.aws_port == 5055 else f' --aws-url {service.aws_url}'}, or {LOCAL_AWS_CREDENTIALS} aws --endpoint-url "
+        f"{service.aws_url} stepfunctions list-executions --state-machine-arn {service.stack.state_machine_arn}"
+    )
     service.say("Ctrl-C stops.")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -218,4 +236,3 @@ def serve(port: int | None = None, aws_port: int | None = None, host: str | None
         finally:
             service.stop()
             service.say("stopped")
-

@@ -16,9 +16,10 @@ import statistics
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from .template import ROOT
 
@@ -81,7 +82,9 @@ def get_headers(headers: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in headers.items() if key.lower() != "content-type"}
 
 
-def poll(get: Callable[[], tuple[int, Any]], deadline: float, first_wait_s: float = POLL_FIRST_WAIT_S, max_wait_s: float = POLL_MAX_WAIT_S) -> tuple[int, Any, int]:
+def poll(
+    get: Callable[[], tuple[int, Any]], deadline: float, first_wait_s: float = POLL_FIRST_WAIT_S, max_wait_s: float = POLL_MAX_WAIT_S
+) -> tuple[int, Any, int]:
     """GET until the answer is not 202, waiting longer after each 202 as Snowflake does.
 
     Returns the last status, its answer and the number of GETs; stops at `deadline` with
@@ -279,7 +282,9 @@ class SnowflakeQuery:
             return [Send(number, "GET")]
         return []
 
-    def answer(self, number: int, method: str, status: int, now: float, retry_after: float | None = None, correct: bool | None = None, answer: Any = None) -> list[Send | Wake]:
+    def answer(
+        self, number: int, method: str, status: int, now: float, retry_after: float | None = None, correct: bool | None = None, answer: Any = None
+    ) -> list[Send | Wake]:
         """Apply the answer to a request the policy sent; `correct` defaults to status == 200."""
         record, state = self.records[number], self._state[number]
         if self.finished or state == _DONE or state != (_POSTING if method == "POST" else _GETTING):
@@ -301,7 +306,7 @@ class SnowflakeQuery:
             else:
                 record.get_retries += 1
                 self._state[number] = _POLL_WAIT
-            return actions + [self._wake_after(number, now, wait)]
+            return [*actions, self._wake_after(number, now, wait)]
         self._transients[number] = 0
         if status == 202 and method == "POST":
             record.accepted = now
@@ -384,7 +389,8 @@ def query_summary(records: list[BatchRecord], limits: list[tuple[float, int]], w
         "batches": len(records),
         "answered_correctly": sum(record.correct for record in answered),
         "late_after_first_post": sum(value > window_s for value in first) + len(given_up),
-        "late_after_accepted": sum(value > window_s for value in accepted) + sum(record.accepted is not None and record.answered - record.accepted >= window_s for record in given_up),
+        "late_after_accepted": sum(value > window_s for value in accepted)
+        + sum(record.accepted is not None and record.answered - record.accepted >= window_s for record in given_up),
         "failed": sum(record.outcome == "failed" for record in records),
         "aborted": sum(record.outcome == "aborted" for record in records),
         "accepted_to_answered_s": distribution(accepted),
@@ -436,7 +442,7 @@ def play_query(
     retry waits, decrease, rng, ...).
     """
     query_id = query_id or str(uuid.uuid4())
-    headers_for = headers_for or (lambda batch_id, query: snowflake_headers(batch_id, query))
+    headers_for = headers_for or (snowflake_headers)
     started = clock()
     query = SnowflakeQuery(len(batches), concurrency, **policy)
     headers = [headers_for(f"{query_id}:1:{number}:0:0", query_id) for number in range(len(batches))]
@@ -502,4 +508,9 @@ def play_query(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     seconds = now()
-    return QueryRecord(query.records, query.limits, seconds, query_summary(query.records, query.limits, query.window_s, query.ended_at if query.ended_at is not None else seconds))
+    return QueryRecord(
+        query.records,
+        query.limits,
+        seconds,
+        query_summary(query.records, query.limits, query.window_s, query.ended_at if query.ended_at is not None else seconds),
+    )

@@ -19,9 +19,10 @@ import time
 import uuid
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from moto import mock_aws
@@ -121,7 +122,13 @@ def _placeholder_zip() -> bytes:
 class OfflineStack:
     """Start with `with OfflineStack() as stack:`; `stack.request(...)` is API Gateway."""
 
-    def __init__(self, stand_in: comprehend.StandIn | None = None, parameters: dict[str, str] | None = None, template_path: Path = TEMPLATE, environment: dict[str, str] | None = None):
+    def __init__(
+        self,
+        stand_in: comprehend.StandIn | None = None,
+        parameters: dict[str, str] | None = None,
+        template_path: Path = TEMPLATE,
+        environment: dict[str, str] | None = None,
+    ):
         self.stand_in = stand_in or comprehend.StandIn()
         self.template = Template(template_path, {"SnowflakeRoleArn": SNOWFLAKE_ROLE_ARN, **account_parameters(self.stand_in), **(parameters or {})})
         self.environment_overrides = environment or {}
@@ -174,11 +181,18 @@ class OfflineStack:
     # -- deployment -----------------------------------------------------------------------
 
     def _deploy(self) -> None:
-        role = self.client("iam").create_role(RoleName="offline-stack", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+        role = self.client("iam").create_role(RoleName="offline-stack", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))[
+            "Role"
+        ]["Arn"]
         dynamodb = self.client("dynamodb")
         for table_id, table in self.template.tables().items():
             self.physical[table_id] = TABLE_NAMES.get(table_id, table_id)
-            dynamodb.create_table(TableName=self.physical[table_id], KeySchema=table["KeySchema"], AttributeDefinitions=table["AttributeDefinitions"], BillingMode=table["BillingMode"])
+            dynamodb.create_table(
+                TableName=self.physical[table_id],
+                KeySchema=table["KeySchema"],
+                AttributeDefinitions=table["AttributeDefinitions"],
+                BillingMode=table["BillingMode"],
+            )
             ttl = table["TimeToLiveSpecification"]
             dynamodb.update_time_to_live(TableName=self.physical[table_id], TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
 
@@ -204,7 +218,9 @@ class OfflineStack:
         machine_id, machine = self.template.state_machine()
         self.physical[machine_id] = STATE_MACHINE_NAME
         definition = self.template.state_machine_definition(self._resolve)
-        self.state_machine_arn = self.client("stepfunctions").create_state_machine(name=self.physical[machine_id], definition=definition, roleArn=role, type=machine.get("Type", "STANDARD"))["stateMachineArn"]
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=self.physical[machine_id], definition=definition, roleArn=role, type=machine.get("Type", "STANDARD")
+        )["stateMachineArn"]
         self.arns[machine_id] = self.state_machine_arn
         self.table_name = self.physical["ResultsTable"]
         self.cache_table_name = self.physical["ResultCacheTable"]
@@ -248,11 +264,18 @@ class OfflineStack:
         """The template's API route for a request, as API Gateway would match it."""
         return self._routes.get((method.upper(), path))
 
-    def request(self, method: str, path: str = "/sentiment", headers: dict[str, str] | None = None, body: str | bytes | None = None, query: dict[str, str] | None = None) -> dict:
+    def request(
+        self, method: str, path: str = "/sentiment", headers: dict[str, str] | None = None, body: str | bytes | None = None, query: dict[str, str] | None = None
+    ) -> dict:
         """What API Gateway's Lambda proxy integration would answer: statusCode, headers, body."""
         route = self.route(method, path)
         if route is None:
-            return {"statusCode": 403, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": "Missing Authentication Token"}), "isBase64Encoded": False}
+            return {
+                "statusCode": 403,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": "Missing Authentication Token"}),
+                "isBase64Encoded": False,
+            }
         handler, context = self._functions[route.function]
         body = inflate_request(headers or {}, body)
         if isinstance(body, Refusal):
@@ -292,7 +315,7 @@ def gateway_answer(status: int, message: str) -> dict:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": message}), "isBase64Encoded": False}
 
 
-def inflate_request(headers: dict[str, str], body: str | bytes | None) -> str | bytes | None | Refusal:
+def inflate_request(headers: dict[str, str], body: str | bytes | None) -> str | bytes | Refusal | None:
     """What API Gateway hands a proxy integration for a compressed request body.
 
     A REST API inflates a body whose Content-Encoding is gzip or deflate before it invokes the

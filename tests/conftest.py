@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import logging
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError

@@ -9,8 +9,8 @@ import time
 from unittest import mock
 
 import pytest
-
 from conftest import row_text, stored_items
+
 from local.snowflake import snowflake_headers
 from local.stack import OfflineStack
 from sentiment_service.admission import LEASE_SECONDS, PARTITION, Admission, entry_key
@@ -28,7 +28,9 @@ def admission(stack, clock) -> Admission:
 
 
 def entries(stack) -> list[str]:
-    items = stack.client("dynamodb").query(TableName=stack.table_name, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": PARTITION}}, ConsistentRead=True)["Items"]
+    items = stack.client("dynamodb").query(
+        TableName=stack.table_name, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": PARTITION}}, ConsistentRead=True
+    )["Items"]
     return sorted(item["sk"]["S"] for item in items if item["sk"]["S"] != "head")
 
 
@@ -178,11 +180,15 @@ def test_an_earlier_batch_is_not_starved_by_later_ones(snowflake, stack, stand_i
 def test_the_429_reaches_snowflake_over_http_with_retry_after(stand_in):
     from local.server import LocalService
 
-    service = LocalService(port=0, aws_port=0, stand_in=stand_in, say=lambda line: None, parameters={"ComprehendRequestsPerSecond": "1", "AdmissionWindowSeconds": "10"})
+    service = LocalService(
+        port=0, aws_port=0, stand_in=stand_in, say=lambda line: None, parameters={"ComprehendRequestsPerSecond": "1", "AdmissionWindowSeconds": "10"}
+    )
     service.start()
     try:
         with mock.patch.object(Workflow, "start"):
-            status, _, _ = service.handle("POST", "/v1/sentiment", snowflake_headers(), json.dumps({"data": [[n, t] for n, t in enumerate(texts("big", 25 * 10))]}).encode())
+            status, _, _ = service.handle(
+                "POST", "/v1/sentiment", snowflake_headers(), json.dumps({"data": [[n, t] for n, t in enumerate(texts("big", 25 * 10))]}).encode()
+            )
             assert status == 202
             status, headers, body = service.handle("POST", "/v1/sentiment", snowflake_headers(), json.dumps({"data": [[0, "another"]]}).encode())
         assert status == 429 and int(headers["Retry-After"]) >= 1 and "message" in json.loads(body)

@@ -8,15 +8,15 @@ import gzip
 import json
 
 import pytest
-
 from conftest import ROW_TEXT_MARKER, row_text, stored_items
+
 from local.snowflake import BATCH_ID_HEADER, snowflake_headers
 from sentiment_service.protocol import MAX_BATCH_ROWS, MAX_DECOMPRESSED_BODY_BYTES
 
 pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
 
 TEXT = json.dumps(row_text(0))
-ROWS_JSON = f'[[0, {TEXT}], [1, {json.dumps(row_text(1))}]]'
+ROWS_JSON = f"[[0, {TEXT}], [1, {json.dumps(row_text(1))}]]"
 
 
 def headers_with(**changes: str | None) -> dict:
@@ -84,7 +84,13 @@ REJECTED = [
     ("the same, gzipped", {"Content_Encoding": "gzip"}, gzip.compress(tiny_arrays(1_900_000).encode()), 413, "JSON values"),
     ("says gzip but is plain: API Gateway refuses it", {"Content_Encoding": "gzip"}, '{"data": ' + ROWS_JSON + "}", 415, "Unsupported Media Type"),
     ("gzip bomb: API Gateway inflates it past Lambda's 6 MB", {"Content_Encoding": "gzip"}, gzip_bomb(), 413, "Request Too Long"),
-    ("more rows than an answer can hold", {}, json.dumps({"data": [[number, row_text(number)] for number in range(MAX_BATCH_ROWS + 1)]}), 413, "MAX_BATCH_ROWS"),
+    (
+        "more rows than an answer can hold",
+        {},
+        json.dumps({"data": [[number, row_text(number)] for number in range(MAX_BATCH_ROWS + 1)]}),
+        413,
+        "MAX_BATCH_ROWS",
+    ),
     ("body over Lambda's 6 MB", {}, json.dumps({"data": [[number, row_text(number, "x" * 4900)] for number in range(1300)]}), 413, "Request Too Long"),
 ]
 

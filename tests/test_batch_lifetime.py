@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import row_text
+
 from local.snowflake import snowflake_headers
 from sentiment_service import storage
 from sentiment_service.chunking import SUPPORTED_LANGUAGES
@@ -20,7 +20,9 @@ MAX_CHUNK = 10**6 - 1
 
 
 def items_of(stack, partition: str) -> list[dict]:
-    return stack.client("dynamodb").query(TableName=stack.table_name, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": partition}})["Items"]
+    return stack.client("dynamodb").query(TableName=stack.table_name, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": partition}})[
+        "Items"
+    ]
 
 
 def test_every_item_of_a_batch_expires_with_its_record(snowflake, stack, stand_in):

@@ -10,7 +10,15 @@ from local.comprehend import StandIn
 from local.snowflake import batch_body
 from sentiment_service.chunking import SUPPORTED_LANGUAGES
 
-REQUIRED = ["comprehend_calls_per_1000_rows", "comprehend_units_per_1000_rows", "transitions_per_1000_rows", "e2e_seconds", "floor_seconds", "usd_per_million_rows", "completed"]
+REQUIRED = [
+    "comprehend_calls_per_1000_rows",
+    "comprehend_units_per_1000_rows",
+    "transitions_per_1000_rows",
+    "e2e_seconds",
+    "floor_seconds",
+    "usd_per_million_rows",
+    "completed",
+]
 
 
 def test_item_size_counts_names_and_values_like_dynamodb():
@@ -21,7 +29,9 @@ def test_item_size_counts_names_and_values_like_dynamodb():
 
 def test_capacity_units_round_up_per_item():
     meter = Meter()
-    meter.on_dynamodb("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": {"d": {"S": "x" * 1500}}}}, {"PutRequest": {"Item": {"d": {"S": "x"}}}}]}}, {})
+    meter.on_dynamodb(
+        "BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": {"d": {"S": "x" * 1500}}}}, {"PutRequest": {"Item": {"d": {"S": "x"}}}}]}}, {}
+    )
     meter.on_dynamodb("Query", {}, {"Items": [{"d": {"S": "x" * 5000}}]})
     meter.on_dynamodb("GetItem", {}, {})
     assert (meter.write_units, meter.read_units) == (3, 2 + 1)
@@ -91,11 +101,13 @@ def test_the_mixed_language_workload_gives_every_row_a_language_or_auto():
 def test_the_grown_table_adds_new_texts_in_proportion_to_each_batchs_distinct_texts():
     batches = [[f"text {index % 50}" for index in range(100)], [f"other {index}" for index in range(40)]]
     bigger = grown(batches, 0.1)
-    assert [len(batch) - len(old) for batch, old in zip(bigger, batches)] == [5, 4]
-    added = [text for batch, old in zip(bigger, batches) for text in batch[len(old) :]]
+    assert [len(batch) - len(old) for batch, old in zip(bigger, batches, strict=True)] == [5, 4]
+    added = [text for batch, old in zip(bigger, batches, strict=True) for text in batch[len(old) :]]
     assert len(set(added)) == len(added) and not set(added) & {text for batch in batches for text in batch}
     assert all(isinstance(text, str) and text.strip() for text in added)
 
 
 def test_cortex_is_priced_per_token_of_every_row():
-    assert prices.cortex_ai_sentiment_usd_per_million_rows(400.0) == round(100 * prices.CORTEX_AI_SENTIMENT_CREDITS_PER_MILLION_TOKENS * prices.USD_PER_SNOWFLAKE_CREDIT, 2)
+    assert prices.cortex_ai_sentiment_usd_per_million_rows(400.0) == round(
+        100 * prices.CORTEX_AI_SENTIMENT_CREDITS_PER_MILLION_TOKENS * prices.USD_PER_SNOWFLAKE_CREDIT, 2
+    )

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-
 from conftest import ROW_TEXT_MARKER, aws_error, row_text
+
 from local.comprehend import hashed_sentiment
 from local.snowflake import snowflake_headers
 from sentiment_service.cache import ResultCache, purge

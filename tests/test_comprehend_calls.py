@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import aws_error
-from sentiment_service import comprehend
+
+from sentiment_service import comprehend, errors
 from sentiment_service.comprehend import ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
 
 
@@ -25,7 +25,11 @@ class FakeComprehend:
         if isinstance(outcome, Exception):
             raise outcome
         return {
-            "ResultList": [{"Index": index, "Sentiment": "NEUTRAL", "SentimentScore": {"Positive": 0, "Negative": 0, "Neutral": 1, "Mixed": 0}} for index in range(len(TextList)) if index != 1],
+            "ResultList": [
+                {"Index": index, "Sentiment": "NEUTRAL", "SentimentScore": {"Positive": 0, "Negative": 0, "Neutral": 1, "Mixed": 0}}
+                for index in range(len(TextList))
+                if index != 1
+            ],
             "ErrorList": [{"Index": 1, "ErrorCode": "INTERNAL_SERVER_ERROR", "ErrorMessage": "x"}] if len(TextList) > 1 else [],
         }
 
@@ -72,7 +76,7 @@ def test_an_answer_missing_a_document_fails_the_batch():
 
 
 def test_waits_double_from_50_ms_up_to_a_second(monkeypatch):
-    monkeypatch.setattr(comprehend.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(errors.random, "uniform", lambda low, high: high)
     waits: list[float] = []
     client = FakeComprehend(*[failure("ThrottlingException")] * 7)
     detect_sentiment(client, ["a"], "en", sleep=waits.append)
@@ -103,7 +107,12 @@ def test_an_unreachable_comprehend_is_retried_then_unavailable(monkeypatch):
 @pytest.mark.parametrize(
     "code, status, error, message",
     [
-        ("ThrottlingException", 400, ComprehendThrottled, "Amazon Comprehend throttled a call (ThrottlingException); the account's request quota is exhausted."),
+        (
+            "ThrottlingException",
+            400,
+            ComprehendThrottled,
+            "Amazon Comprehend throttled a call (ThrottlingException); the account's request quota is exhausted.",
+        ),
         ("InternalServerException", 500, ComprehendUnavailable, "Amazon Comprehend failed a call (InternalServerException)."),
         ("UnsupportedLanguageException", 400, ComprehendRejected, "Amazon Comprehend does not analyse sentiment in language 'xx'."),
         ("AccessDeniedException", 400, ComprehendRejected, "The service's role may not call comprehend:BatchDetectSentiment."),
@@ -130,7 +139,10 @@ def test_values_follow_the_documents_indexes_whatever_the_answers_order():
     class Shuffled(FakeComprehend):
         def batch_detect_sentiment(self, TextList, LanguageCode):
             return {
-                "ResultList": [{"Index": 2, "Sentiment": "NEGATIVE", "SentimentScore": {"Positive": 0.1}}, {"Index": 0, "Sentiment": "POSITIVE", "SentimentScore": {"Positive": 0.9}}],
+                "ResultList": [
+                    {"Index": 2, "Sentiment": "NEGATIVE", "SentimentScore": {"Positive": 0.1}},
+                    {"Index": 0, "Sentiment": "POSITIVE", "SentimentScore": {"Positive": 0.9}},
+                ],
                 "ErrorList": [{"Index": 1, "ErrorCode": "INTERNAL_SERVER_ERROR", "ErrorMessage": "failed"}],
             }
 
@@ -154,7 +166,10 @@ def test_an_answer_missing_a_document_says_how_many_it_covered():
 @pytest.mark.parametrize(
     "entry, value",
     [
-        ({"ErrorCode": "INTERNAL_SERVER_ERROR", "ErrorMessage": "Internal server error"}, {"Code": "INTERNAL_SERVER_ERROR", "Message": "Internal server error"}),
+        (
+            {"ErrorCode": "INTERNAL_SERVER_ERROR", "ErrorMessage": "Internal server error"},
+            {"Code": "INTERNAL_SERVER_ERROR", "Message": "Internal server error"},
+        ),
         ({}, {"Code": "Unknown", "Message": ""}),
         ({"ErrorCode": "C" * 41, "ErrorMessage": "M" * 101}, {"Code": "C" * 40, "Message": "M" * 100}),
         ({"ErrorCode": 'a"b\\c\n', "ErrorMessage": "caf\u00e9 \u2028ok ~"}, {"Code": "a?b?c?", "Message": "caf? ?ok ~"}),

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from conftest import Snowflake
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
-from conftest import Snowflake
 from local.snowflake import snowflake_headers
 from local.stack import LAMBDA_REQUEST_LIMIT, OfflineStack
 from sentiment_service.chunking import AUTO, SUPPORTED_LANGUAGES, normalize_argument, row_language

@@ -33,7 +33,10 @@ def workload(report: dict, rows_per_batch: int, concurrent_batches: int, scenari
     (entry,) = [
         entry
         for entry in report["workloads"]
-        if entry["design"] == "ours" and entry["rows_per_batch"] == rows_per_batch and entry["concurrent_batches"] == concurrent_batches and entry.get("scenario") == scenario
+        if entry["design"] == "ours"
+        and entry["rows_per_batch"] == rows_per_batch
+        and entry["concurrent_batches"] == concurrent_batches
+        and entry.get("scenario") == scenario
     ]
     return entry
 
@@ -65,18 +68,30 @@ def over_window_quotes(report: dict) -> list[str]:
     """What docs/benchmark.md says of the query over the admission window, and of the model's match with it."""
     over = workload(report, OVER_WINDOW["rows"], OVER_WINDOW["batches"], "over_window")
     snowflake = over["snowflake"]
-    answered = f"all {snowflake['batches']}" if snowflake["answered_correctly"] == snowflake["batches"] else f"{snowflake['answered_correctly']} of {snowflake['batches']}"
+    answered = (
+        f"all {snowflake['batches']}"
+        if snowflake["answered_correctly"] == snowflake["batches"]
+        else f"{snowflake['answered_correctly']} of {snowflake['batches']}"
+    )
     accepted, first_post = snowflake["accepted_to_answered_s"], snowflake["first_post_to_answered_s"]
     return [
-        f"(`{over['rows_per_batch']} x {over['concurrent_batches']}`: {over['concurrent_batches']} batches of {over['rows_per_batch']} unique texts "
-        f"at {report['settings']['comprehend_quota_rps']:g} requests/s, Snowflake's 10 minutes scaled to {OVER_WINDOW['window_s']:g} s, `AdmissionWindowSeconds` {OVER_WINDOW['admission_window_s']},",
+        (
+            f"(`{over['rows_per_batch']} x {over['concurrent_batches']}`: {over['concurrent_batches']} batches of {over['rows_per_batch']} unique texts "
+            f"at {report['settings']['comprehend_quota_rps']:g} requests/s, Snowflake's 10 minutes scaled to {OVER_WINDOW['window_s']:g} s, "
+            f"`AdmissionWindowSeconds` {OVER_WINDOW['admission_window_s']},"
+        ),
         f"{answered} answered, {none_or(snowflake['late_after_accepted'])} late after its accepted POST",
         f"(accepted→answered median {accepted['median']:.1f} s, max {accepted['max']:.1f} s)",
         f"after its first POST (max {first_post['max']:.1f} s; the {over['comprehend_calls']} calls alone need {over['floor_seconds']:g} s)",
-        f"{snowflake['post_429s']} POST 429s, {over['throttled_requests_per_call']} throttled requests per call, "
-        f"{over['describe_execution_calls_per_batch']} `DescribeExecution` calls per batch (peak {over['describe_execution_peak_per_second']} a second)",
-        f"({snowflake['answered_correctly']} answered, {snowflake['late_after_accepted']} late after accepted, {snowflake['late_after_first_post']} late after the first POST, "
-        f"{snowflake['post_429s']} POST 429s)",
+        (
+            f"{snowflake['post_429s']} POST 429s, {over['throttled_requests_per_call']} throttled requests per call, "
+            f"{over['describe_execution_calls_per_batch']} `DescribeExecution` calls per batch (peak {over['describe_execution_peak_per_second']} a second)"
+        ),
+        (
+            f"({snowflake['answered_correctly']} answered, {snowflake['late_after_accepted']} late after accepted, "
+            f"{snowflake['late_after_first_post']} late after the first POST, "
+            f"{snowflake['post_429s']} POST 429s)"
+        ),
         f"against {first_post['max']:.1f})",
         f"against {accepted['min']:.1f} s)",
     ]

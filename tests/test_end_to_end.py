@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 import random
+import time
 from unittest import mock
 
 import pytest
-
 from conftest import ROW_TEXT_MARKER, aws_error, history_text, row_text
-from local.comprehend import hashed_sentiment, lexicon_sentiment
+
 from bench.corpus import corpus as review_corpus
+from local.comprehend import hashed_sentiment, lexicon_sentiment
 from local.snowflake import snowflake_headers
 from sentiment_service.chunking import normalize_argument
 from sentiment_service.workflow import Workflow, execution_name
@@ -196,7 +196,6 @@ def recorded_batch(stack, batch_id: str):
 )
 def test_every_execution_status_maps_to_snowflakes_codes(stack, status, code, fragment):
     from functions.poll_batch.app import poll_batch
-    from sentiment_service.storage import ResultsTable
     from sentiment_service.workflow import ExecutionState
 
     error = {"FAILED": "ComprehendRejected", "TIMED_OUT": "States.Timeout"}.get(status)
@@ -256,11 +255,17 @@ def test_history_events_per_iteration_match_the_bound_model(snowflake, stack):
     start, end = events.index("MapStateStarted"), events.index("MapStateSucceeded")
     without_waiting = model.ITERATION_EVENTS + model.TASK_EVENTS + 2 * model.PASS_EVENTS
     assert (end - start - 1) / iterations == without_waiting, "AnalyzeChunk, TurnLater and ChunksDone once each"
-    assert len(events) == model.history_events_bound({"States": {}}, 0) + sum(
-        model.task_events({}) if state["Type"] == "Task" else model.PASS_EVENTS
-        for name, state in model.DEFINITION["States"].items()
-        if state["Type"] in ("Task", "Pass", "Choice") and name not in ("ReleaseAdmission", "MarkBatchEnded")
-    ) + model.MAP_EVENTS + iterations * without_waiting, "every state of the path that succeeds, once"
+    assert (
+        len(events)
+        == model.history_events_bound({"States": {}}, 0)
+        + sum(
+            model.task_events({}) if state["Type"] == "Task" else model.PASS_EVENTS
+            for name, state in model.DEFINITION["States"].items()
+            if state["Type"] in ("Task", "Pass", "Choice") and name not in ("ReleaseAdmission", "MarkBatchEnded")
+        )
+        + model.MAP_EVENTS
+        + iterations * without_waiting
+    ), "every state of the path that succeeds, once"
 
 
 def test_execution_is_named_after_the_batch_id(snowflake, stack):
@@ -274,7 +279,7 @@ def test_execution_is_named_after_the_batch_id(snowflake, stack):
 
 
 def test_the_largest_body_lambda_accepts_is_answered_in_full(snowflake):
-    words = "good bad great awful fine slow fast love hate product service support".split()
+    words = ["good", "bad", "great", "awful", "fine", "slow", "fast", "love", "hate", "product", "service", "support"]
     generator = random.Random(11)
     texts = [row_text(i, " ".join(generator.choice(words) for _ in range(1000))[:4984]) for i in range(1190)]
     headers = snowflake_headers()

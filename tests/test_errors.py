@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, ReadTimeoutError
-
 from conftest import aws_error
+
 from sentiment_service.api import aws_error_answer
 from sentiment_service.errors import Kind, kind_of
 from sentiment_service.storage import StorageThrottled, StorageUnavailable

@@ -6,11 +6,11 @@ import time
 from unittest import mock
 
 import pytest
-
 from conftest import aws_error, row_text, stored_items
+
+from functions.poll_batch.app import DESCRIBE_EVERY_SECONDS
 from local.comprehend import lexicon_sentiment
 from local.snowflake import snowflake_headers
-from functions.poll_batch.app import DESCRIBE_EVERY_SECONDS
 from sentiment_service import storage
 from sentiment_service.workflow import Workflow
 
@@ -131,4 +131,6 @@ def test_an_incomplete_comprehend_answer_fails_the_batch_without_quoting_a_row(s
     monkeypatch.setattr(stand_in, "batch_detect_sentiment", one_result_short)
     outcome = snowflake.run([row_text(index) for index in range(rows)])
     assert outcome.status == 500
-    assert outcome.body["message"] == f"Sentiment batch failed: ComprehendContractError: Amazon Comprehend answered for {sent - 1} of {sent} documents in a call."
+    assert (
+        outcome.body["message"] == f"Sentiment batch failed: ComprehendContractError: Amazon Comprehend answered for {sent - 1} of {sent} documents in a call."
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
-
 from conftest import row_text
+
 from local.snowflake import snowflake_headers
 from sentiment_service.governor import SLEEP_BREAK_EVEN_SECONDS, Governor, TurnLater, Turns
 
@@ -46,7 +47,7 @@ def test_concurrent_callers_never_share_a_slot_and_never_come_closer_than_the_ra
         thread.join()
     slots.sort()
     assert len(slots) == 60
-    assert all(later - earlier >= governor.interval - 1e-6 for earlier, later in zip(slots, slots[1:]))
+    assert all(later - earlier >= governor.interval - 1e-6 for earlier, later in itertools.pairwise(slots))
 
 
 def test_a_turn_near_enough_is_slept_through_and_a_far_one_handed_to_step_functions(governor, clock):
@@ -98,7 +99,12 @@ def test_concurrent_batches_at_the_quota_succeed_without_step_functions_retries(
         thread.start()
     for thread in threads:
         thread.join()
-    assert results == {number: 200 for number in range(4)}
-    failed_tasks = [event for execution in stack.executions() for event in stack.history(execution["executionArn"]) if event["type"] in ("TaskFailed", "LambdaFunctionFailed")]
+    assert results == dict.fromkeys(range(4), 200)
+    failed_tasks = [
+        event
+        for execution in stack.executions()
+        for event in stack.history(execution["executionArn"])
+        if event["type"] in ("TaskFailed", "LambdaFunctionFailed")
+    ]
     assert failed_tasks == [], "throttling became waiting, not a retried failure"
     assert stand_in.throttled <= 0.2 * stand_in.answered

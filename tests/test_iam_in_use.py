@@ -12,10 +12,11 @@ import time
 from unittest import mock
 
 from conftest import row_text
+from test_production import grants
+
 from local import lambda_seam
 from local.snowflake import snowflake_headers
 from sentiment_service.workflow import ExecutionState, Workflow
-from test_production import grants
 
 STATE_MACHINE = "SentimentStateMachine"
 TRANSACTION_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}

@@ -9,15 +9,43 @@ from botocore.exceptions import ClientError, ParamValidationError
 from local.comprehend import LANGUAGES, UNREAD_SENTIMENT, ComprehendError, StandIn, dominant_languages, hashed_sentiment
 
 CLEAR_TEXTS = {
-    "en": ["The delivery was quick and the headphones sound wonderful.", "I returned the blender because the lid kept leaking everywhere.", "My children play with this board game every weekend."],
-    "es": ["El envío fue rápido y los auriculares suenan de maravilla.", "Devolví la licuadora porque la tapa goteaba por todas partes.", "Mis hijos juegan con este juego de mesa todos los fines de semana."],
-    "fr": ["La livraison était rapide et le casque a un son magnifique.", "J'ai renvoyé le mixeur parce que le couvercle fuyait partout.", "Mes enfants jouent à ce jeu de société tous les week-ends."],
-    "de": ["Die Lieferung war schnell und die Kopfhörer klingen wunderbar.", "Ich habe den Mixer zurückgeschickt, weil der Deckel ständig undicht war.", "Meine Kinder spielen jedes Wochenende mit diesem Brettspiel."],
-    "it": ["La consegna è stata veloce e le cuffie hanno un suono meraviglioso.", "Ho restituito il frullatore perché il coperchio perdeva dappertutto.", "I miei figli giocano con questo gioco da tavolo ogni fine settimana."],
-    "pt": ["A entrega foi rápida e os fones de ouvido têm um som maravilhoso.", "Devolvi o liquidificador porque a tampa vazava por todo lado.", "Os meus filhos jogam este jogo de tabuleiro todos os fins de semana."],
+    "en": [
+        "The delivery was quick and the headphones sound wonderful.",
+        "I returned the blender because the lid kept leaking everywhere.",
+        "My children play with this board game every weekend.",
+    ],
+    "es": [
+        "El envío fue rápido y los auriculares suenan de maravilla.",
+        "Devolví la licuadora porque la tapa goteaba por todas partes.",
+        "Mis hijos juegan con este juego de mesa todos los fines de semana.",
+    ],
+    "fr": [
+        "La livraison était rapide et le casque a un son magnifique.",
+        "J'ai renvoyé le mixeur parce que le couvercle fuyait partout.",
+        "Mes enfants jouent à ce jeu de société tous les week-ends.",
+    ],
+    "de": [
+        "Die Lieferung war schnell und die Kopfhörer klingen wunderbar.",
+        "Ich habe den Mixer zurückgeschickt, weil der Deckel ständig undicht war.",
+        "Meine Kinder spielen jedes Wochenende mit diesem Brettspiel.",
+    ],
+    "it": [
+        "La consegna è stata veloce e le cuffie hanno un suono meraviglioso.",
+        "Ho restituito il frullatore perché il coperchio perdeva dappertutto.",
+        "I miei figli giocano con questo gioco da tavolo ogni fine settimana.",
+    ],
+    "pt": [
+        "A entrega foi rápida e os fones de ouvido têm um som maravilhoso.",
+        "Devolvi o liquidificador porque a tampa vazava por todo lado.",
+        "Os meus filhos jogam este jogo de tabuleiro todos os fins de semana.",
+    ],
     "ar": ["كان التوصيل سريعا وصوت السماعات رائع جدا", "أعدت الخلاط لأن الغطاء كان يسرب الماء في كل مكان", "يلعب أطفالي بهذه اللعبة كل نهاية أسبوع"],
     "hi": ["डिलीवरी जल्दी हुई और हेडफ़ोन की आवाज़ शानदार है", "मैंने ब्लेंडर लौटा दिया क्योंकि उसका ढक्कन हर जगह से रिसता था", "मेरे बच्चे हर सप्ताहांत यह बोर्ड गेम खेलते हैं"],
-    "ja": ["配達が早く、ヘッドホンの音もすばらしいです。", "ふたから水が漏れるので、ミキサーを返品しました。", "子どもたちは毎週末このボードゲームで遊んでいます。"],
+    "ja": [
+        "配達が早く、ヘッドホンの音もすばらしいです。",
+        "ふたから水が漏れるので、ミキサーを返品しました。",
+        "子どもたちは毎週末このボードゲームで遊んでいます。",
+    ],
     "ko": ["배송이 빨랐고 헤드폰 음질도 훌륭합니다.", "뚜껑에서 물이 새서 믹서기를 반품했습니다.", "우리 아이들은 주말마다 이 보드게임을 합니다."],
     "zh": ["送货很快，耳机的音质也非常好。", "因为盖子总是漏水，我把搅拌机退了。", "我的孩子们每个周末都玩这个桌游。"],
     "zh-TW": ["送貨很快，耳機的音質也非常好。", "因為蓋子總是漏水，我把攪拌機退了。", "我的孩子們每個週末都玩這個桌遊。"],

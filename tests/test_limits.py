@@ -6,8 +6,8 @@ import json
 import random
 
 import pytest
-
 from conftest import row_text, stored_items
+
 from local.snowflake import snowflake_headers
 from sentiment_service.chunking import MAX_WORK_ITEMS, normalize_argument, plan_batch
 from sentiment_service.comprehend import MAX_ERROR_CODE, MAX_ERROR_MESSAGE, error_value
@@ -29,7 +29,7 @@ LONGEST_SCORE = 1.2345678901234567e-05
 
 def widest_sentiment(text: str) -> dict:
     """A Comprehend answer whose JSON is as long as any can be."""
-    return {"Sentiment": "POSITIVE", "SentimentScore": {name: LONGEST_SCORE for name in ("Positive", "Negative", "Neutral", "Mixed")}}
+    return {"Sentiment": "POSITIVE", "SentimentScore": dict.fromkeys(("Positive", "Negative", "Neutral", "Mixed"), LONGEST_SCORE)}
 
 
 def row_answer_bytes(value) -> int:
@@ -37,7 +37,7 @@ def row_answer_bytes(value) -> int:
 
 
 def test_no_row_answer_is_wider_than_its_bound():
-    widest_error = error_value({"ErrorCode": "\u00e9\"\\" * 100, "ErrorMessage": "\u2028\"\\\x01" * 200})
+    widest_error = error_value({"ErrorCode": '\u00e9"\\' * 100, "ErrorMessage": '\u2028"\\\x01' * 200})
     assert len(widest_error["Error"]["Code"]) == MAX_ERROR_CODE and len(widest_error["Error"]["Message"]) == MAX_ERROR_MESSAGE
     unsupported = normalize_argument({"nested": ["x" * 1000]})
     for value in (widest_sentiment("x"), widest_error, unsupported, None):
@@ -90,7 +90,7 @@ def test_the_history_bound_holds_for_the_largest_batch():
     assert len(more_chunks.work_items) <= MAX_WORK_ITEMS
 
 
-@pytest.mark.parametrize("alphabet", ["\x01\x02\x1f\"\\", "".join(map(chr, range(0x4E00, 0x9FFF))), "😀🙂👍"])
+@pytest.mark.parametrize("alphabet", ['\x01\x02\x1f"\\', "".join(map(chr, range(0x4E00, 0x9FFF))), "😀🙂👍"])
 def test_no_dynamodb_item_reaches_400_kb(alphabet):
     generator = random.Random(3)
 

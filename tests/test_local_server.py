@@ -8,14 +8,15 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from local.client import Client, load_texts, save
 from local.comprehend import StandIn
 from local.server import LocalService
-from local.snowflake import batch_body, snowflake_headers, poll as snowflake_poll
+from local.snowflake import batch_body, snowflake_headers
+from local.snowflake import poll as snowflake_poll
 
 
 @pytest.fixture

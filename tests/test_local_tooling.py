@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from local.client import Client, ServiceUnreachable, load_texts
+from local.client import BatchFailed, Client, ServiceUnreachable, load_texts
+from local.comprehend import StandIn
 from local.console import Console, drain_powertools_metrics
 from local.inspect import Inspector
 from local.server import LocalService, free_port
 from local.snowflake import snowflake_headers
-from local.comprehend import StandIn
 from sentiment_service.storage import STATUS_ENDED, ResultsTable
 from tests.conftest import ROW_TEXT_MARKER, row_text
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_local(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "local", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "local", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 # -- the client ------------------------------------------------------------------------------
@@ -73,8 +73,29 @@ def test_tsv_files_and_other_delimiters(tmp_path):
 
 # -- make local's lines ----------------------------------------------------------------------------
 
-EMF = json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "SnowflakeSentiment", "Dimensions": [["service"]], "Metrics": [{"Name": "RowsAccepted", "Unit": "Count"}]}]}, "service": "snowflake-sentiment", "RowsAccepted": [100.0, 20.0]})
-LOG_RECORD = json.dumps({"level": "WARNING", "location": "respond:69", "message": "AWS call failed", "timestamp": "2026-11-25", "service": "snowflake-sentiment", "status": 500, "code": "AccessDeniedException", "correlation_id": "q:1:0:0:0", "exception": "Traceback (most recent call last):\n ..."})
+EMF = json.dumps(
+    {
+        "_aws": {
+            "Timestamp": 1,
+            "CloudWatchMetrics": [{"Namespace": "SnowflakeSentiment", "Dimensions": [["service"]], "Metrics": [{"Name": "RowsAccepted", "Unit": "Count"}]}],
+        },
+        "service": "snowflake-sentiment",
+        "RowsAccepted": [100.0, 20.0],
+    }
+)
+LOG_RECORD = json.dumps(
+    {
+        "level": "WARNING",
+        "location": "respond:69",
+        "message": "AWS call failed",
+        "timestamp": "2026-11-25",
+        "service": "snowflake-sentiment",
+        "status": 500,
+        "code": "AccessDeniedException",
+        "correlation_id": "q:1:0:0:0",
+        "exception": "Traceback (most recent call last):\n ...",
+    }
+)
 
 
 def test_handler_output_becomes_short_lines_and_metrics_a_sum():
@@ -114,7 +135,9 @@ def test_lines_from_many_threads_never_run_together():
     out = io.StringIO()
     console = Console(out)
     said = [f"execution batch-{thread}-{line} SUCCEEDED" for thread in range(8) for line in range(200)]
-    threads = [threading.Thread(target=lambda t=thread: [console.say(line) for line in said if line.startswith(f"execution batch-{t}-")]) for thread in range(8)]
+    threads = [
+        threading.Thread(target=lambda t=thread: [console.say(line) for line in said if line.startswith(f"execution batch-{t}-")]) for thread in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -133,7 +156,7 @@ def test_make_local_prints_a_failed_batch_in_one_line_without_row_text_or_json(c
         with console.capture():
             text = row_text(0, "the customer's own words")
             client = Client(f"{service.url}/sentiment", timeout_s=60)
-            with pytest.raises(Exception):
+            with pytest.raises(BatchFailed):
                 client.run([text], batch_rows=1, parallel=1)
             deadline = time.monotonic() + 10
             while not any(" FAILED" in line for line in lines) and time.monotonic() < deadline:

@@ -5,6 +5,7 @@ Small queries only (each runs in well under a second); they check what the grid'
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_right
 from dataclasses import replace
@@ -36,14 +37,14 @@ def test_every_batch_is_answered_or_failed_exactly_once(design, quota):
     assert [batch.rows for batch in simulation.batches] == [1000] * 20 + [500]
     assert all(record.outcome in ("answered", "failed") for record in records)
     assert result["answered"] + result["failed"] == len(records) == 21
-    for batch, record in zip(simulation.batches, records):
+    for batch, record in zip(simulation.batches, records, strict=True):
         assert batch.answered_200 == (record.outcome == "answered")
         if record.outcome == "answered":
             assert batch.state == "SUCCEEDED" and batch.calls_done == batch.calls == math.ceil(batch.rows / 25), "every chunk analysed exactly once"
         else:
             assert batch.state in ("FAILED", "TIMED_OUT") and batch.calls_done <= batch.calls
     assert result["comprehend_calls"] == sum(batch.calls_done for batch in simulation.batches)
-    assert sum(batch.rows for batch, record in zip(simulation.batches, records) if record.outcome == "answered") == result["rows_answered"]
+    assert sum(batch.rows for batch, record in zip(simulation.batches, records, strict=True) if record.outcome == "answered") == result["rows_answered"]
 
 
 def test_a_failed_batch_ends_the_query_when_snowflake_aborts():
@@ -95,7 +96,9 @@ def test_throttling_by_other_callers_is_absorbed_not_failed():
     assert before["throttled_requests"] > 0
 
 
-@pytest.mark.parametrize("scenario", [OVER_WINDOW, replace(SMALL, rows=100_000, concurrency=64, batch_rows=2000, admission_window_s=120.0)], ids=["over-window", "R=10, W=120 s"])
+@pytest.mark.parametrize(
+    "scenario", [OVER_WINDOW, replace(SMALL, rows=100_000, concurrency=64, batch_rows=2000, admission_window_s=120.0)], ids=["over-window", "R=10, W=120 s"]
+)
 def test_admission_keeps_each_batch_within_the_admission_window(scenario):
     simulation, result = run(replace(scenario, design="after"))
     assert result["post_429s"] > 0, "the window is what holds batches back"
@@ -125,7 +128,7 @@ def test_the_before_design_fails_the_over_window_workload():
 def test_describe_execution_is_called_at_most_once_per_batch_per_15_seconds():
     simulation, result = run(replace(OVER_WINDOW, design="after"))
     longest = 0
-    for batch, record in zip(simulation.batches, simulation.query.records):
+    for batch, record in zip(simulation.batches, simulation.query.records, strict=True):
         duration = record.answered - record.accepted
         assert batch.describes <= math.ceil(duration / 15) + 1
         longest = max(longest, batch.describes)
@@ -211,7 +214,7 @@ def test_batches_are_served_in_the_order_they_were_planned():
     simulation, result = run(scenario)
     assert result["answered"] == 60 and result["batch_waits"] > 0
     batches = sorted(simulation.batches, key=lambda batch: batch.planned)
-    for earlier, later in zip(batches, batches[1:]):
+    for earlier, later in itertools.pairwise(batches):
         # Blocks follow each other at R_gov, in the order PlanChunks booked them...
         assert later.block_start >= earlier.block_start + earlier.calls / scenario.governor - model.EPSILON
         # ...each Map starts at its block's start, less the fraction of a second plan_chunks rounds off...

@@ -84,7 +84,9 @@ def test_lambda_seam_runs_registered_handlers_in_process(stack):
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.writestr("app.py", "")
     role = "arn:aws:iam::123456789012:role/offline-stack"
-    created = stack.client("lambda").create_function(FunctionName="SeamProbe", Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": zipped.getvalue()})
+    created = stack.client("lambda").create_function(
+        FunctionName="SeamProbe", Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": zipped.getvalue()}
+    )
     lambda_seam.register("SeamProbe", handler, lambda_seam.LambdaContext("SeamProbe", 128, created["FunctionArn"], 3))
     ok = stack.client("lambda").invoke(FunctionName="SeamProbe", Payload=json.dumps({"value": 7}))
     assert json.loads(ok["Payload"].read()) == {"echo": 7, "function": "SeamProbe"}

@@ -6,6 +6,7 @@ import math
 import time
 
 from conftest import row_text
+
 from functions.poll_batch.app import CONFIRM_EVERY_SECONDS, DESCRIBE_EVERY_SECONDS, poll_batch
 from local.snowflake import snowflake_headers
 from sentiment_service.storage import ResultsTable

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-
 from conftest import ROW_TEXT_MARKER, aws_error, row_text
+
 from local.comprehend import hashed_sentiment
 from sentiment_service.comprehend import ComprehendRejected, ComprehendThrottled
 from sentiment_service.pool import CLAIM_SECONDS, POOL, Pool, PooledChunkInFlight, settle_pooled_chunk
@@ -49,7 +49,12 @@ class Batches:
         from functions.plan_chunks.app import plan_chunks
 
         self.table, self.comprehend = table, comprehend
-        self.plan_chunks, self.analyze_work_item, self.analyze_pooled_chunks, self.assemble_batch = plan_chunks, analyze_work_item, analyze_pooled_chunks, assemble_batch
+        self.plan_chunks, self.analyze_work_item, self.analyze_pooled_chunks, self.assemble_batch = (
+            plan_chunks,
+            analyze_work_item,
+            analyze_pooled_chunks,
+            assemble_batch,
+        )
 
     def stage(self, batch_id: str, texts: list[str | None]) -> dict:
         """POST's part (staged rows, batch record), then PlanChunks."""
@@ -130,7 +135,7 @@ def test_a_chunk_another_call_holds_is_waited_for_not_sent_again(stack, stand_in
         sleeps.append(seconds)
         clock[0] += seconds
 
-    with pytest.raises(PooledChunkInFlight, match="^Another Comprehend call holds this batch's last chunk; waiting for it.$"):
+    with pytest.raises(PooledChunkInFlight, match=r"^Another Comprehend call holds this batch's last chunk; waiting for it\.$"):
         settle_pooled_chunk("batch:1", 0, "en", table, comprehend, sleep=sleep, clock=lambda: clock[0])
     assert stand_in.calls == 0
     assert sleeps == [0.5] * 30, "it looks for the values every half second for 15 s, then leaves it to Step Functions"
@@ -244,10 +249,14 @@ def test_once_its_own_chunk_is_stored_a_throttled_flush_hands_the_rest_back(monk
         assert table.read_analysis(f"batch:{number}")[0] == values_of(texts_of(number, 24))
 
 
-@pytest.mark.parametrize("failure", [
-    aws_error("TextSizeLimitExceededException", "BatchDetectSentiment"),
-    {"ResultList": [], "ErrorList": []},
-], ids=["rejected", "incomplete answer"])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        aws_error("TextSizeLimitExceededException", "BatchDetectSentiment"),
+        {"ResultList": [], "ErrorList": []},
+    ],
+    ids=["rejected", "incomplete answer"],
+)
 def test_a_later_call_failing_for_other_batches_texts_does_not_fail_the_flushing_batch(table, comprehend, batches, failure):
     batches.stage("batch:0", texts_of(0, 5))
     for number in range(1, 3):
@@ -290,7 +299,12 @@ def test_a_batch_without_a_partial_chunk_pools_nothing(stack, table, comprehend,
         "pooledChunks": [],
     }
     assert pool_items(stack) == []
-    assert batches.analyze_pooled_chunks("batch:1", [], table, comprehend) == {"pooledChunks": 0, "comprehendCalls": 0, "documentsAnalysed": 0, "pooledChunksStored": 0}
+    assert batches.analyze_pooled_chunks("batch:1", [], table, comprehend) == {
+        "pooledChunks": 0,
+        "comprehendCalls": 0,
+        "documentsAnalysed": 0,
+        "pooledChunksStored": 0,
+    }
 
 
 def test_concurrent_batches_through_the_state_machine_send_each_text_once(snowflake, stand_in):
@@ -478,8 +492,18 @@ def test_a_throttled_shared_call_is_counted_and_a_persistent_throttle_is_not_sen
 def test_analyze_pooled_chunk_reports_what_the_flush_took(table, comprehend, batches):
     batches.stage("batch:0", texts_of(0, 5))
     batches.stage("batch:1", texts_of(1, 4))
-    assert batches.analyze_pooled_chunks("batch:0", [{"chunk": 0, "language": "en"}], table, comprehend) == {"pooledChunks": 1, "comprehendCalls": 1, "documentsAnalysed": 9, "pooledChunksStored": 2}
-    assert batches.analyze_pooled_chunks("batch:1", [{"chunk": 0, "language": "en"}], table, comprehend) == {"pooledChunks": 1, "comprehendCalls": 0, "documentsAnalysed": 0, "pooledChunksStored": 0}
+    assert batches.analyze_pooled_chunks("batch:0", [{"chunk": 0, "language": "en"}], table, comprehend) == {
+        "pooledChunks": 1,
+        "comprehendCalls": 1,
+        "documentsAnalysed": 9,
+        "pooledChunksStored": 2,
+    }
+    assert batches.analyze_pooled_chunks("batch:1", [{"chunk": 0, "language": "en"}], table, comprehend) == {
+        "pooledChunks": 1,
+        "comprehendCalls": 0,
+        "documentsAnalysed": 0,
+        "pooledChunksStored": 0,
+    }
 
 
 def test_a_chunk_whose_pool_entry_expired_still_takes_the_others_waiting(table, comprehend, batches):
@@ -497,5 +521,5 @@ def test_a_batch_whose_own_chunk_is_gone_fails_with_a_reason(stack, table, compr
 
     batches.stage("batch:1", texts_of(1, 3))
     stack.client("dynamodb").delete_item(TableName=stack.table_name, Key={"pk": {"S": "batch:1"}, "sk": {"S": "chunk#000000"}})
-    with pytest.raises(StagedBatchMissing, match="^Chunks 0 to 0 of the batch are incomplete; they may have expired.$"):
+    with pytest.raises(StagedBatchMissing, match=r"^Chunks 0 to 0 of the batch are incomplete; they may have expired\.$"):
         settle_pooled_chunk("batch:1", 0, "en", table, comprehend)

@@ -45,13 +45,60 @@ def grants(name: str) -> dict[str, set[str]]:
 TABLE = {"<ResultsTable.Arn>"}
 CACHE_TABLE = {"<ResultCacheTable.Arn>"}
 EXPECTED_GRANTS = {
-    "StartBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:BatchWriteItem": TABLE, "states:StartExecution": {"<SentimentStateMachine>"}},
-    "PollBatchFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "states:DescribeExecution": {"arn:aws:states:us-east-1:111122223333:execution:<SentimentStateMachine.Name>:*"}},
-    "PlanChunksFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:BatchGetItem": CACHE_TABLE, "secretsmanager:GetSecretValue": {"<ResultCacheKey>"}},
-    "AnalyzeChunksFunction": {"dynamodb:Query": TABLE, "dynamodb:GetItem": TABLE, "dynamodb:PutItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE, "dynamodb:BatchGetItem": CACHE_TABLE, "dynamodb:BatchWriteItem": CACHE_TABLE, "comprehend:BatchDetectSentiment": {"*"}, "comprehend:BatchDetectDominantLanguage": {"*"}, "secretsmanager:GetSecretValue": {"<ResultCacheKey>"}},
-    "AssembleResultsFunction": {"dynamodb:GetItem": TABLE, "dynamodb:Query": TABLE, "dynamodb:BatchWriteItem": TABLE, "dynamodb:UpdateItem": TABLE, "dynamodb:DeleteItem": TABLE},
+    "StartBatchFunction": {
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:Query": TABLE,
+        "dynamodb:PutItem": TABLE,
+        "dynamodb:UpdateItem": TABLE,
+        "dynamodb:BatchWriteItem": TABLE,
+        "states:StartExecution": {"<SentimentStateMachine>"},
+    },
+    "PollBatchFunction": {
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:Query": TABLE,
+        "dynamodb:UpdateItem": TABLE,
+        "dynamodb:DeleteItem": TABLE,
+        "states:DescribeExecution": {"arn:aws:states:us-east-1:111122223333:execution:<SentimentStateMachine.Name>:*"},
+    },
+    "PlanChunksFunction": {
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:Query": TABLE,
+        "dynamodb:BatchWriteItem": TABLE,
+        "dynamodb:UpdateItem": TABLE,
+        "dynamodb:PutItem": TABLE,
+        "dynamodb:BatchGetItem": CACHE_TABLE,
+        "secretsmanager:GetSecretValue": {"<ResultCacheKey>"},
+    },
+    "AnalyzeChunksFunction": {
+        "dynamodb:Query": TABLE,
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:PutItem": TABLE,
+        "dynamodb:UpdateItem": TABLE,
+        "dynamodb:DeleteItem": TABLE,
+        "dynamodb:BatchGetItem": CACHE_TABLE,
+        "dynamodb:BatchWriteItem": CACHE_TABLE,
+        "comprehend:BatchDetectSentiment": {"*"},
+        "comprehend:BatchDetectDominantLanguage": {"*"},
+        "secretsmanager:GetSecretValue": {"<ResultCacheKey>"},
+    },
+    "AssembleResultsFunction": {
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:Query": TABLE,
+        "dynamodb:BatchWriteItem": TABLE,
+        "dynamodb:UpdateItem": TABLE,
+        "dynamodb:DeleteItem": TABLE,
+    },
 }
-LOG_DELIVERY = {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
+LOG_DELIVERY = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
 
 
 @pytest.mark.parametrize("function", sorted(EXPECTED_GRANTS))
@@ -217,7 +264,12 @@ def test_make_snowflake_sql_prints_the_deployed_stacks_output(capsys):
 
     from local.__main__ import main
 
-    stack = {"Outputs": [{"OutputKey": "SentimentUrl", "OutputValue": "u"}, {"OutputKey": "SnowflakeSql", "OutputValue": "create or replace api integration sentiment_api ..."}]}
+    stack = {
+        "Outputs": [
+            {"OutputKey": "SentimentUrl", "OutputValue": "u"},
+            {"OutputKey": "SnowflakeSql", "OutputValue": "create or replace api integration sentiment_api ..."},
+        ]
+    }
     client = mock.Mock(**{"describe_stacks.return_value": {"Stacks": [stack]}})
     with mock.patch("boto3.client", return_value=client) as factory:
         assert main(["sql", "--stack", "prod-sentiment", "--region", "eu-west-1"]) == 0

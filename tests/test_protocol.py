@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from sentiment_service.protocol import BATCH_ID_HEADER, MAX_BATCH_ROWS, MAX_DECOMPRESSED_BODY_BYTES, MAX_HEADER_ID_BYTES, MAX_JSON_DEPTH, MAX_JSON_VALUES, RequestRejected, parse_batch_request
+from sentiment_service.protocol import (
+    BATCH_ID_HEADER,
+    MAX_BATCH_ROWS,
+    MAX_DECOMPRESSED_BODY_BYTES,
+    MAX_HEADER_ID_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_JSON_VALUES,
+    RequestRejected,
+    parse_batch_request,
+)
 
 HEADERS = {BATCH_ID_HEADER: "01b02bdf-0001-7b58-0003-27d60056b5a6:1:1:0:0", "sf-external-function-current-query-id": "01b02bdf-0001-7b58-0003-27d60056b5a6"}
 BODY = json.dumps({"data": [[0, "hello world"], [1, "I am happy"], [2, None]]})
@@ -109,7 +118,7 @@ def test_nesting_is_accepted_up_to_its_bound_and_refused_beyond(levels):
 
 
 def test_values_are_counted_before_parsing_and_strings_count_once():
-    punctuated = "a, b: [c] {d} \\\" e" * 20
+    punctuated = 'a, b: [c] {d} \\" e' * 20
     assert punctuated.count(",") * MAX_BATCH_ROWS > MAX_JSON_VALUES
     body = json.dumps({"data": [[number, punctuated] for number in range(MAX_BATCH_ROWS)]})
     assert len(parse_batch_request(HEADERS, body, is_base64=False).rows) == MAX_BATCH_ROWS

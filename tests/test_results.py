@@ -19,7 +19,7 @@ def test_rows_come_back_in_input_order_with_shared_values():
 
 def test_a_missing_chunk_fails_instead_of_dropping_rows():
     plan = plan_batch([f"t{i}" for i in range(30)], "en")
-    with pytest.raises(ResultsIncomplete, match="^1 of 2 chunks of the batch have no complete analysis.$"):
+    with pytest.raises(ResultsIncomplete, match=r"^1 of 2 chunks of the batch have no complete analysis\.$"):
         assemble_rows(list(range(30)), plan, {0: [value("X")] * 25})
 
 

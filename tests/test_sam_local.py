@@ -13,9 +13,9 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -63,7 +63,9 @@ def sam_container_environment(function: str, env_vars: dict) -> dict[str, str]:
             patch.setenv(name, value)
         stacks, _ = SamLocalStackProvider.get_stacks(str(TEMPLATE), parameter_overrides={"SnowflakeRoleArn": SNOWFLAKE_ROLE_ARN})
         functions = SamFunctionProvider(stacks)
-        runner = LocalLambdaRunner(local_runtime=None, function_provider=functions, cwd=str(ROOT), real_path=str(ROOT), aws_region=SAM_USER["AWS_REGION"], env_vars_values=env_vars)
+        runner = LocalLambdaRunner(
+            local_runtime=None, function_provider=functions, cwd=str(ROOT), real_path=str(ROOT), aws_region=SAM_USER["AWS_REGION"], env_vars_values=env_vars
+        )
         return runner._make_env_vars(functions.get(function)).resolve()
 
 
@@ -134,10 +136,14 @@ def test_env_file_holds_the_values_make_local_runs_its_handlers_with(service):
 
 
 def test_sam_local_handlers_answer_the_sample_events_against_make_local(service):
-    env_vars = {function: {**variables, "AWS_ENDPOINT_URL": on_port(variables["AWS_ENDPOINT_URL"], service.aws_port)} for function, variables in env_file().items()}
+    env_vars = {
+        function: {**variables, "AWS_ENDPOINT_URL": on_port(variables["AWS_ENDPOINT_URL"], service.aws_port)} for function, variables in env_file().items()
+    }
     start = Container(service, "StartBatchFunction", sam_container_environment("StartBatchFunction", env_vars))
     poll = Container(service, "PollBatchFunction", sam_container_environment("PollBatchFunction", env_vars))
-    assert start.environment["RESULTS_TABLE"] == "sentiment-results" and start.environment.get("AWS_ENDPOINT_URL") == f"http://{CONTAINER_HOST}:{service.aws_port}"
+    assert (
+        start.environment["RESULTS_TABLE"] == "sentiment-results" and start.environment.get("AWS_ENDPOINT_URL") == f"http://{CONTAINER_HOST}:{service.aws_port}"
+    )
     assert start.environment["STATE_MACHINE_ARN"] == service.stack.state_machine_arn
 
     looked_up: list[str] = []

@@ -6,6 +6,7 @@ time in a record is known exactly.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from local.snowflake import BATCH_ID_HEADER, QUERY_ID_HEADER, SnowflakeQuery, Send, Wake, play_query, run_batch, snowflake_headers
+from local.snowflake import BATCH_ID_HEADER, QUERY_ID_HEADER, Send, SnowflakeQuery, Wake, play_query, run_batch, snowflake_headers
 
 
 class FakeClock:
@@ -36,7 +37,16 @@ class FakeService:
     """Accepts at most `capacity` batches at once (429 beyond, optionally with Retry-After); a
     batch is done `work_s` after it was accepted; each request takes `latency_s` of the clock."""
 
-    def __init__(self, clock: FakeClock, capacity: int, work_s: float = 2.0, latency_s: float = 0.01, retry_after: str | None = None, fail: set[int] = frozenset(), never_done: set[int] = frozenset()):
+    def __init__(
+        self,
+        clock: FakeClock,
+        capacity: int,
+        work_s: float = 2.0,
+        latency_s: float = 0.01,
+        retry_after: str | None = None,
+        fail: set[int] = frozenset(),
+        never_done: set[int] = frozenset(),
+    ):
         self.clock, self.capacity, self.work_s, self.latency_s, self.retry_after = clock, capacity, work_s, latency_s, retry_after
         self.fail, self.never_done = fail, never_done
         self.done_at: dict[str, float] = {}
@@ -99,9 +109,9 @@ def test_concurrency_drops_on_429_and_recovers_as_batches_finish():
     assert min(limits) < 8, "a 429 scales the limit back"
     assert limits[-1] > min(limits), "answered batches raise it again"
     assert all(later <= 8 for later in limits)
-    drops = [(before, after) for before, after in zip(limits, limits[1:]) if after < before]
+    drops = [(before, after) for before, after in itertools.pairwise(limits) if after < before]
     assert drops and all(after == max(1, before // 2) for before, after in drops)
-    rises = [(before, after) for before, after in zip(limits, limits[1:]) if after > before]
+    rises = [(before, after) for before, after in itertools.pairwise(limits) if after > before]
     assert rises and all(after == min(8, before + 1) for before, after in rises)
     assert service.max_accepted <= 3
     assert record.summary["post_429s"] == sum(status == 429 for *_, status in service.log) > 0
@@ -239,7 +249,9 @@ def test_the_window_can_count_from_the_accepted_post():
 def test_a_two_element_exchange_still_drives_a_query_and_run_batch_takes_three():
     clock = FakeClock()
     service = FakeService(clock, capacity=1, retry_after="1")
-    record = play_query(lambda method, headers, body: service(method, headers, body)[:2], batches(3), concurrency=3, query_id="q", clock=clock, sleep=clock.sleep)
+    record = play_query(
+        lambda method, headers, body: service(method, headers, body)[:2], batches(3), concurrency=3, query_id="q", clock=clock, sleep=clock.sleep
+    )
     assert [batch.outcome for batch in record.batches] == ["answered"] * 3
     assert record.summary["post_429s"] > 0
     headers = snowflake_headers("q:1:9:0:0", "q")

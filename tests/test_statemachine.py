@@ -1,9 +1,9 @@
 """The state machine definition: its retries, its error names, and its history bound."""
 
 import json
+from pathlib import Path
 
 import botocore.session
-from pathlib import Path
 
 from functions.analyze_chunks.app import MAX_WAITS_HANDED_BACK
 from sentiment_service import comprehend, governor, pool, storage
@@ -74,7 +74,12 @@ def test_every_retry_backs_off_exponentially_with_full_jitter():
 
 
 def test_retried_error_names_are_exceptions_the_functions_raise():
-    ours = {name for module in (comprehend, storage, pool, governor) for name, value in vars(module).items() if isinstance(value, type) and issubclass(value, Exception)}
+    ours = {
+        name
+        for module in (comprehend, storage, pool, governor)
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, Exception)
+    }
     named = {error for _, state in all_states(DEFINITION["States"]) for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
     integration = {error for error in named if error.startswith("DynamoDB.")}
     custom = {error for error in named if not error.startswith(("States.", "Lambda.", "DynamoDB."))}

@@ -52,7 +52,7 @@ def items(count: int) -> list[dict]:
 @pytest.fixture
 def sleeps(monkeypatch) -> list[float]:
     """The waits between resends, each its full-jitter bound."""
-    from sentiment_service import storage
+    from sentiment_service import errors, storage
 
     waits: list[float] = []
 
@@ -60,7 +60,7 @@ def sleeps(monkeypatch) -> list[float]:
         assert low == 0, "full jitter: any wait from none up to the bound"
         return high
 
-    monkeypatch.setattr(storage.random, "uniform", full_jitter)
+    monkeypatch.setattr(errors.random, "uniform", full_jitter)
     monkeypatch.setattr(storage.time, "sleep", waits.append)
     return waits
 
@@ -75,7 +75,7 @@ def test_writes_go_25_items_a_call_and_unprocessed_items_are_resent_with_growing
 
 def test_items_left_unprocessed_after_8_resends_are_a_throttle_step_functions_retries(sleeps):
     dynamodb = UnprocessingDynamoDB(rounds=1000)
-    with pytest.raises(StorageThrottled, match="^DynamoDB left items unprocessed after 8 attempts.$"):
+    with pytest.raises(StorageThrottled, match=r"^DynamoDB left items unprocessed after 8 attempts\.$"):
         ResultsTable(dynamodb, "results", 3600)._put_all(items(3))
     assert dynamodb.calls == [3] + [1] * 8
     assert sleeps == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0]

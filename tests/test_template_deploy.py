@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -67,7 +68,7 @@ def transformed(overrides: dict[str, str]) -> dict:
             if isinstance(properties.get(key), str):
                 properties[key] = f"s3://artifacts/{properties[key]}"
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
-    return translator.translate(document, dict(overrides), get_managed_policy_map=lambda: {})
+    return translator.translate(document, dict(overrides), get_managed_policy_map=dict)
 
 
 class Deployment:
@@ -92,7 +93,9 @@ class Deployment:
         self.active = set(active)
         self.resources = {name: self.resolve(resource, f"Resources.{name}") for name, resource in active.items()}
         outputs = template.get("Outputs", {}).items()
-        self.outputs = {name: self.resolve(output, f"Outputs.{name}") for name, output in outputs if "Condition" not in output or self.condition(output["Condition"])}
+        self.outputs = {
+            name: self.resolve(output, f"Outputs.{name}") for name, output in outputs if "Condition" not in output or self.condition(output["Condition"])
+        }
 
     def of_type(self, resource_type: str) -> dict[str, dict]:
         return {name: resource for name, resource in self.resources.items() if resource["Type"] == resource_type}
@@ -220,7 +223,23 @@ def walk(value: Any, where: str = "") -> Iterator[tuple[str, Any]]:
             yield from walk(item, f"{where}[{index}]")
 
 
-SWAGGER_FIELDS = {"swagger", "info", "host", "basePath", "schemes", "consumes", "produces", "paths", "definitions", "parameters", "responses", "securityDefinitions", "security", "tags", "externalDocs"}
+SWAGGER_FIELDS = {
+    "swagger",
+    "info",
+    "host",
+    "basePath",
+    "schemes",
+    "consumes",
+    "produces",
+    "paths",
+    "definitions",
+    "parameters",
+    "responses",
+    "securityDefinitions",
+    "security",
+    "tags",
+    "externalDocs",
+}
 OPERATIONS = {"get", "put", "post", "delete", "options", "head", "patch"}
 
 

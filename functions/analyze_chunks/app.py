@@ -14,26 +14,33 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sentiment_service.cache import ResultCache
 from sentiment_service.chunking import AUTO
-from sentiment_service.comprehend import detect_languages, detect_sentiment
+from sentiment_service.comprehend import ComprehendCalls, detect_languages, detect_sentiment
 from sentiment_service.governor import GovernedClient, TurnLater, Turns
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.pool import PooledChunkInFlight, Settled, settle_pooled_chunk
-from sentiment_service.cache import ResultCache
 from sentiment_service.settings import client, governor, result_cache, results_table
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
 
 def analyze_work_item(
-    batch_id: str, first_chunk: int, chunk_count: int, table: ResultsTable, comprehend: Any, turns: Turns | None = None, throttled_until: float | None = None, cache: ResultCache | None = None
-) -> dict:
+    batch_id: str,
+    first_chunk: int,
+    chunk_count: int,
+    table: ResultsTable,
+    comprehend: ComprehendCalls,
+    turns: Turns | None = None,
+    throttled_until: float | None = None,
+    cache: ResultCache | None = None,
+) -> dict[str, Any]:
     """Send the item's chunks not stored yet, each at its turn; when the next turn is far off,
     return how long Step Functions should wait and the slot kept for this item."""
     turns = turns or Turns(None)
     done = table.analysed_chunks(batch_id, first_chunk, chunk_count)
     pending = [index for index in range(first_chunk, first_chunk + chunk_count) if index not in done]
-    outcome = {"chunksAlreadyDone": len(done), "chunksAnalysed": 0, "waitSeconds": 0, "slot": 0}
+    outcome: dict[str, float] = {"chunksAlreadyDone": len(done), "chunksAnalysed": 0, "waitSeconds": 0, "slot": 0}
     if pending:
         chunks = table.read_chunks(batch_id, first_chunk, chunk_count)
         governed = GovernedClient(comprehend, turns)
@@ -45,7 +52,7 @@ def analyze_work_item(
                 else:
                     values = detect_sentiment(governed, chunk.texts, chunk.language, on_throttle=count_throttle, throttled_until=throttled_until)
                     if cache is not None:
-                        cache.store(((chunk.language, text), value) for text, value in zip(chunk.texts, values))
+                        cache.store(((chunk.language, text), value) for text, value in zip(chunk.texts, values, strict=True))
             except TurnLater as later:
                 metrics.add_metric(name="QuotaWaitsHandedBack", unit="Count", value=1)
                 outcome.update(waitSeconds=max(1, math.floor(later.wait_seconds - WAKE_EARLY_SECONDS)), slot=later.slot)
@@ -71,7 +78,9 @@ DEADLINE_MARGIN_SECONDS = 45
 last call (30 s read timeout) and storing its values."""
 
 
-def analyze_pooled_chunks(batch_id: str, pooled_chunks: list[dict], table: ResultsTable, comprehend: Any, cache: ResultCache | None = None) -> dict:
+def analyze_pooled_chunks(
+    batch_id: str, pooled_chunks: list[dict[str, Any]], table: ResultsTable, comprehend: Any, cache: ResultCache | None = None
+) -> dict[str, Any]:
     """Settle each language's pooled chunk; one still held by another call is retried by Step
     Functions after the others are settled."""
     total, in_flight = Settled(), None
@@ -101,7 +110,7 @@ def count_calls(calls: int, documents: int) -> None:
 
 
 @lambda_entry(correlation_id_path="batchId")
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """AnalyzeChunk's event names a work item (firstChunk, chunkCount); AnalyzePooledChunk's, the batch's pooledChunks."""
     with retryable_storage_errors():
         table = results_table("worker")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service.admission import Admission
@@ -15,7 +17,7 @@ from sentiment_service.worker import retryable_storage_errors
 
 def assemble_batch(
     batch_id: str, staging_id: str, input_pages: int, language: str, table: ResultsTable, admission: Admission | None = None, confidence_threshold: float = 0.0
-) -> dict:
+) -> dict[str, Any]:
     """Rebuild the plan from the staged rows (and their stored detections) and join it with the
     stored chunk values; once the answer is stored, the batch's claim on the admission window is given back."""
     staged = table.read_input(batch_id, staging_id, input_pages)
@@ -33,9 +35,17 @@ def assemble_batch(
 
 
 @lambda_entry(correlation_id_path="batchId")
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with retryable_storage_errors():
         table = results_table("worker")
-        outcome = assemble_batch(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table, admission_control("worker"), settings().language_confidence_threshold)
+        outcome = assemble_batch(
+            event["batchId"],
+            event["stagingId"],
+            event["inputPages"],
+            event["language"],
+            table,
+            admission_control("worker"),
+            settings().language_confidence_threshold,
+        )
     logger.info("results assembled", extra=outcome)
     return outcome

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sentiment_service.cache import ResultCache
 from sentiment_service.chunking import estimated_calls, plan_batch, staged_languages
 from sentiment_service.governor import Governor
 from sentiment_service.observability import lambda_entry, logger, metrics
-from sentiment_service.cache import ResultCache
 from sentiment_service.pool import Pool
 from sentiment_service.settings import governor, result_cache, results_table, settings
 from sentiment_service.storage import ResultsTable, StoredChunk
@@ -25,7 +26,7 @@ def plan_chunks(
     governor: Governor | None = None,
     confidence_threshold: float = 0.0,
     cache: ResultCache | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Write the chunks' texts, pool each language's last partly filled one, book the batch's block
     of Comprehend calls, and return only counts, chunk ranges and the wait for the block.
 
@@ -60,7 +61,10 @@ def plan_chunks(
     wait = 0
     if governor is not None and plan.chunks:
         booked_before = plan.detection_chunks and not plan.detecting
-        turn_at = table.keep_turn(batch_id, governor.clock() if booked_before else governor.reserve_block(len(plan.chunks) if plan.cached_values else estimated_calls(values, languages)))
+        turn_at = table.keep_turn(
+            batch_id,
+            governor.clock() if booked_before else governor.reserve_block(len(plan.chunks) if plan.cached_values else estimated_calls(values, languages)),
+        )
         wait = max(0, math.floor(turn_at - governor.clock()))
     return {
         "documentCount": len(plan.documents),
@@ -73,9 +77,18 @@ def plan_chunks(
 
 
 @lambda_entry(correlation_id_path="batchId")
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with retryable_storage_errors():
         table = results_table("worker")
-        plan = plan_chunks(event["batchId"], event["stagingId"], event["inputPages"], event["language"], table, governor(), settings().language_confidence_threshold, result_cache())
+        plan = plan_chunks(
+            event["batchId"],
+            event["stagingId"],
+            event["inputPages"],
+            event["language"],
+            table,
+            governor(),
+            settings().language_confidence_threshold,
+            result_cache(),
+        )
     logger.info("batch planned", extra={key: plan[key] for key in ("documentCount", "chunkCount")})
     return plan

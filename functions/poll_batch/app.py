@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service import api
@@ -40,20 +42,27 @@ def poll_batch(batch_id: str, table: ResultsTable, flow: Workflow, admission: Ad
         return rejection(404, "Unknown batch: it was never posted, or its results expired.")
     if record.is_expired(now):
         return rejection(410, EXPIRED)
-    if record.execution_status == SUCCEEDED:
-        return closed_answer(record, record.execution_status, record.failure, table)
-    failed = record.execution_status is not None
+    closed_status = record.execution_status
+    if closed_status == SUCCEEDED:
+        return closed_answer(record, closed_status, record.failure, table)
+    failed = closed_status is not None
     confirming = record.status == STATUS_ENDED and not failed
     due = record.described_at + (CONFIRM_EVERY_SECONDS if confirming else DESCRIBE_EVERY_SECONDS)
     if now < due or not table.claim_describe(batch_id, record.described_at, now):
-        return closed_answer(record, record.execution_status, record.failure, table) if failed else progress(record)
+        return closed_answer(record, closed_status, record.failure, table) if closed_status is not None else progress(record)
     state = flow.describe(record.execution_name)
     metrics.add_metric(name="ExecutionsDescribed", unit="Count", value=1)
     if state is None or state.status in IN_PROGRESS:
         if failed:
             table.reopen(batch_id)
         return progress(record, state.status if state else None)
-    failure = None if state.status == SUCCEEDED else failure_message(state) if state.status in FAILED else f"Sentiment batch is in an unexpected state {state.status}."
+    failure = (
+        None
+        if state.status == SUCCEEDED
+        else failure_message(state)
+        if state.status in FAILED
+        else f"Sentiment batch is in an unexpected state {state.status}."
+    )
     table.record_closed(batch_id, state.status, failure)
     if admission is not None:
         admission.release(batch_id)
@@ -63,7 +72,15 @@ def poll_batch(batch_id: str, table: ResultsTable, flow: Workflow, admission: Ad
 def progress(record: BatchRecord, execution_status: str | None = None) -> Answer:
     """202 with what the batch record knows; the execution's own status when it was just described."""
     if execution_status or record.status in (STATUS_STARTED, STATUS_ENDED):
-        return Answer(202, {"status": execution_status or "RUNNING", "chunksDone": record.chunks_done, "chunksTotal": record.chunks_total, "documentsCached": record.documents_cached})
+        return Answer(
+            202,
+            {
+                "status": execution_status or "RUNNING",
+                "chunksDone": record.chunks_done,
+                "chunksTotal": record.chunks_total,
+                "documentsCached": record.documents_cached,
+            },
+        )
     return Answer(202, {"status": "STARTING", "rows": record.row_count})
 
 
@@ -79,7 +96,7 @@ def closed_answer(record: BatchRecord, execution_status: str, failure: str | Non
 
 
 @app.get("/sentiment")
-def get_sentiment():
+def get_sentiment() -> Response[str]:
     batch_id = parse_batch_id(app.current_event.headers)
     logger.set_correlation_id(batch_id)
     answer = poll_batch(batch_id, results_table(), workflow(), admission_control())
@@ -88,5 +105,5 @@ def get_sentiment():
 
 
 @lambda_entry()
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.within_payload_limit(app.resolve(event, context))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sentiment_service import api, storage
@@ -18,7 +20,7 @@ from sentiment_service.workflow import Workflow, execution_name
 app = api.resolver()
 
 
-def execution_input(record: BatchRecord, language: str) -> dict:
+def execution_input(record: BatchRecord, language: str) -> dict[str, Any]:
     """References and counts only: rows stay in DynamoDB, out of the execution history."""
     return {
         "batchId": record.batch_id,
@@ -30,7 +32,7 @@ def execution_input(record: BatchRecord, language: str) -> dict:
     }
 
 
-def stage_row(row: tuple, default_language: str) -> list:
+def stage_row(row: tuple[Any, ...], default_language: str) -> list[Any]:
     """[row_number, value] for sentiment(text); [row_number, value, language] for sentiment(text, language),
     where a language Comprehend does not read becomes the row's error."""
     value = normalize_argument(row[1])
@@ -59,7 +61,10 @@ def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, lan
         decision = admission.admit(request.batch_id, estimated_calls([row[1] for row in staged], staged_languages(staged, language)))
         if not decision.admitted:
             metrics.add_metric(name="BatchesRefused", unit="Count", value=1)
-            message = f"The sentiment service has admitted all the Comprehend calls it can answer within {admission.window_seconds:.0f} s; Snowflake retries this batch."
+            message = (
+                f"The sentiment service has admitted all the Comprehend calls it can answer within {admission.window_seconds:.0f} s; "
+                "Snowflake retries this batch."
+            )
             return Answer(429, {"message": message}, {"Retry-After": str(decision.retry_after_seconds)})
     if record is None:
         fingerprint = request.fingerprint
@@ -82,13 +87,13 @@ def accept_batch(request: BatchRequest, table: ResultsTable, flow: Workflow, lan
 
 
 @app.post("/sentiment")
-def post_sentiment():
+def post_sentiment() -> Response[str]:
     event = app.current_event
-    request = parse_batch_request(event.headers, event.body, is_base64=event.is_base64_encoded)
+    request = parse_batch_request(event.headers, event.body, is_base64=bool(event.is_base64_encoded))
     logger.set_correlation_id(request.batch_id)
     return api.respond(accept_batch(request, results_table(), workflow(), settings().language_code, admission_control()))
 
 
 @lambda_entry()
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api.within_payload_limit(app.resolve(event, context))

@@ -25,10 +25,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PARTITION = "admission#comprehend"
 HEAD_KEY = {"pk": {"S": PARTITION}, "sk": {"S": "head"}}
@@ -41,7 +45,7 @@ MAX_RETRY_AFTER_SECONDS = 60
 ATTEMPTS = 5
 
 
-def entry_key(batch_id: str) -> dict:
+def entry_key(batch_id: str) -> dict[str, Any]:
     return {"pk": {"S": PARTITION}, "sk": {"S": f"{ENTRY_PREFIX}{batch_id}"}}
 
 
@@ -59,7 +63,7 @@ class AdmissionContended(Exception):
 
 @dataclass(frozen=True)
 class Admission:
-    client: Any
+    client: DynamoDBClient
     table_name: str
     requests_per_second: float
     window_seconds: float

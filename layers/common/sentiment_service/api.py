@@ -7,6 +7,7 @@ throttled or briefly failing AWS call is answered that way; any other 4xx is fin
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,7 +19,7 @@ from .protocol import LAMBDA_PAYLOAD_BYTES, Answer, RequestRejected, rejection
 from .storage import StorageThrottled
 
 
-def within_payload_limit(response: dict) -> dict:
+def within_payload_limit(response: dict[str, Any]) -> dict[str, Any]:
     """The proxy response, or a clear 500 when Lambda could not return it.
 
     Lambda's 6 MB limit applies to the response as its runtime serializes it, the body's quotes
@@ -27,11 +28,13 @@ def within_payload_limit(response: dict) -> dict:
     if len(json.dumps(response).encode("utf-8")) <= LAMBDA_PAYLOAD_BYTES:
         return response
     metrics.add_metric(name="AnswersTooLarge", unit="Count", value=1)
-    too_large = rejection(500, f"The answer for this batch is larger than Lambda's {LAMBDA_PAYLOAD_BYTES // 2**20} MB; set MAX_BATCH_ROWS = 5000 on the external function.")
+    too_large = rejection(
+        500, f"The answer for this batch is larger than Lambda's {LAMBDA_PAYLOAD_BYTES // 2**20} MB; set MAX_BATCH_ROWS = 5000 on the external function."
+    )
     return {"statusCode": too_large.status, "headers": {"Content-Type": content_types.APPLICATION_JSON}, "body": too_large.text, "isBase64Encoded": False}
 
 
-def respond(answer: Answer) -> Response:
+def respond(answer: Answer) -> Response[str]:
     return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.text, headers=dict(answer.headers))
 
 
@@ -52,7 +55,11 @@ def aws_error_answer(error: Exception) -> Answer:
         return rejection(503, "The sentiment service could not reach AWS; Snowflake retries this batch.", code=code)
     if kind is Kind.MISCONFIGURED:
         metrics.add_metric(name="Misconfigured", unit="Count", value=1)
-        return rejection(MISCONFIGURED_STATUS, f"The sentiment service is misconfigured: {operation_of(error)} failed with {code}; its operator must fix the deployment.", code=code)
+        return rejection(
+            MISCONFIGURED_STATUS,
+            f"The sentiment service is misconfigured: {operation_of(error)} failed with {code}; its operator must fix the deployment.",
+            code=code,
+        )
     return rejection(500, f"AWS refused {operation_of(error)} ({code}); the sentiment service's logs say more.", code=code)
 
 
@@ -60,18 +67,18 @@ def resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
 
     @app.exception_handler(RequestRejected)
-    def rejected(error: RequestRejected) -> Response:
+    def rejected(error: RequestRejected) -> Response[str]:
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
         logger.info("request rejected", extra={"status": error.status, "reason": error.message})
         return respond(rejection(error.status, error.message))
 
     @app.exception_handler(AdmissionContended)
-    def contended(error: AdmissionContended) -> Response:
+    def contended(error: AdmissionContended) -> Response[str]:
         metrics.add_metric(name="AdmissionsContended", unit="Count", value=1)
         return respond(Answer(429, {"message": "Many batches arrived at once; Snowflake retries this batch."}, {"Retry-After": "1"}))
 
     @app.exception_handler([ClientError, BotoCoreError, StorageThrottled])
-    def aws_failed(error: Exception) -> Response:
+    def aws_failed(error: Exception) -> Response[str]:
         answer = aws_error_answer(error)
         logger.warning("AWS call failed", extra={"status": answer.status, "code": answer.body.get("code"), "operation": operation_of(error)})
         return respond(answer)

@@ -25,14 +25,23 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .errors import backoff_seconds
 from .storage import pack, unpack
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import KeysAndAttributesOutputTypeDef, KeysAndAttributesTypeDef
+
+    from .storage import WriteRequests
 
 MAX_KEYS_PER_READ = 100
 MAX_ITEMS_PER_WRITE = 25
@@ -53,7 +62,15 @@ class CacheUse:
 
 
 class ResultCache:
-    def __init__(self, client: Any, table_name: str, key: bytes, days: float, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        key: bytes,
+        days: float,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.client = client
         self.table_name = table_name
         self.key = key
@@ -62,21 +79,21 @@ class ResultCache:
         self.sleep = sleep
         self.use = CacheUse()
 
-    def item_key(self, document: Document) -> dict:
+    def item_key(self, document: Document) -> dict[str, Any]:
         language, text = document
         digest = hmac.new(self.key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
         return {"pk": {"S": f"{language}#{digest}"}}
 
-    def lookup(self, documents: list[Document]) -> dict[int, dict]:
+    def lookup(self, documents: list[Document]) -> dict[int, dict[str, Any]]:
         """The cached values of `documents`, by position; whatever cannot be read is a miss."""
         positions: dict[str, list[int]] = {}
-        keys: list[dict] = []
+        keys: list[dict[str, Any]] = []
         for position, document in enumerate(documents):
             key = self.item_key(document)
             if key["pk"]["S"] not in positions:
                 keys.append(key)
             positions.setdefault(key["pk"]["S"], []).append(position)
-        found: dict[int, dict] = {}
+        found: dict[int, dict[str, Any]] = {}
         now = self.clock()
         for start in range(0, len(keys), MAX_KEYS_PER_READ):
             for item in self._read(keys[start : start + MAX_KEYS_PER_READ]):
@@ -99,9 +116,11 @@ class ResultCache:
         for start in range(0, len(pending), MAX_ITEMS_PER_WRITE):
             self._write(pending[start : start + MAX_ITEMS_PER_WRITE])
 
-    def _read(self, keys: list[dict]) -> list[dict]:
-        items: list[dict] = []
-        request = {self.table_name: {"Keys": keys, "ProjectionExpression": "pk, #value, expiresAt", "ExpressionAttributeNames": {"#value": "value"}}}
+    def _read(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: Mapping[str, KeysAndAttributesTypeDef | KeysAndAttributesOutputTypeDef] = {
+            self.table_name: {"Keys": keys, "ProjectionExpression": "pk, #value, expiresAt", "ExpressionAttributeNames": {"#value": "value"}}
+        }
         for attempt in range(MAX_ATTEMPTS):
             try:
                 response = self.client.batch_get_item(RequestItems=request)
@@ -112,12 +131,12 @@ class ResultCache:
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 return items
-            self.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+            self.sleep(backoff_seconds(attempt, 0.05, 1.0))
         self.use.failures += 1
         return items
 
-    def _write(self, items: list[dict]) -> None:
-        requests = [{"PutRequest": {"Item": item}} for item in items]
+    def _write(self, items: list[dict[str, Any]]) -> None:
+        requests: WriteRequests = [{"PutRequest": {"Item": item}} for item in items]
         for attempt in range(MAX_ATTEMPTS):
             try:
                 response = self.client.batch_write_item(RequestItems={self.table_name: requests})
@@ -129,11 +148,11 @@ class ResultCache:
             self.use.stored -= len(requests)
             if not requests:
                 return
-            self.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+            self.sleep(backoff_seconds(attempt, 0.05, 1.0))
         self.use.failures += 1
 
 
-def purge(client: Any, table_name: str, language: str | None = None) -> int:
+def purge(client: DynamoDBClient, table_name: str, language: str | None = None) -> int:
     """Delete every cached value, or one language's; returns how many were deleted."""
     request: dict[str, Any] = {"TableName": table_name, "ProjectionExpression": "pk"}
     if language:
@@ -143,7 +162,7 @@ def purge(client: Any, table_name: str, language: str | None = None) -> int:
         page = client.scan(**request)
         keys = [{"pk": item["pk"]} for item in page.get("Items", [])]
         for start in range(0, len(keys), MAX_ITEMS_PER_WRITE):
-            pending = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + MAX_ITEMS_PER_WRITE]]
+            pending: WriteRequests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + MAX_ITEMS_PER_WRITE]]
             while pending:
                 pending = client.batch_write_item(RequestItems={table_name: pending}).get("UnprocessedItems", {}).get(table_name, [])
         deleted += len(keys)

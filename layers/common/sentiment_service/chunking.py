@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 MAX_DOCUMENTS_PER_CHUNK = 25
 MAX_DOCUMENT_BYTES = 5000
@@ -35,7 +35,7 @@ MAX_LANGUAGE_SHOWN = 16
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-RowValue = Union[str, None, dict]
+RowValue = str | dict[str, Any] | None
 """A staged row argument: text to analyse, None (no sentiment), or a ready row error."""
 
 
@@ -47,7 +47,7 @@ def truncate_utf8(text: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
     return encoded[:max_bytes].decode("utf-8", errors="ignore")
 
 
-def unsupported_value_error(value: Any) -> dict:
+def unsupported_value_error(value: Any) -> dict[str, Any]:
     kind = {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}.get(type(value), type(value).__name__)
     return {"Error": {"Code": "UnsupportedValue", "Message": f"sentiment takes text; this row holds a JSON {kind}."}}
 
@@ -57,7 +57,7 @@ def canonical_language(code: Any) -> str | None:
     return _LANGUAGE_BY_LOWER.get(code.strip().lower()) if isinstance(code, str) else None
 
 
-def row_language(argument: Any, default: str) -> str | dict:
+def row_language(argument: Any, default: str) -> str | dict[str, Any]:
     """The language a row's second argument asks for: NULL or blank means the function's default;
     a code Comprehend does not read is that row's error, and the rest of the batch goes on."""
     if argument is None or (isinstance(argument, str) and not argument.strip()):
@@ -66,7 +66,12 @@ def row_language(argument: Any, default: str) -> str | dict:
     if language is not None:
         return language
     shown = str(argument)[:MAX_LANGUAGE_SHOWN] if isinstance(argument, str) else f"a JSON {type(argument).__name__}"
-    return {"Error": {"Code": "UnsupportedLanguage", "Message": f"Comprehend does not analyse sentiment in language {shown!r}; use one of {', '.join(SUPPORTED_LANGUAGES)} or auto."}}
+    return {
+        "Error": {
+            "Code": "UnsupportedLanguage",
+            "Message": f"Comprehend does not analyse sentiment in language {shown!r}; use one of {', '.join(SUPPORTED_LANGUAGES)} or auto.",
+        }
+    }
 
 
 def normalize_argument(value: Any) -> RowValue:
@@ -103,15 +108,25 @@ class Detection:
     score: float
 
 
-def detection_error(value: dict, threshold: float) -> dict | None:
+def detection_error(value: dict[str, Any], threshold: float) -> dict[str, Any] | None:
     """The row error an auto row gets from its detection, or None when it is analysed in the detected language."""
     if "Error" in value:
         return value
     language, score = value["LanguageCode"], float(value["Score"])
     if language not in SUPPORTED_LANGUAGES:
-        return {"Error": {"Code": "UnsupportedLanguage", "Message": f"Comprehend detected language {language[:MAX_LANGUAGE_SHOWN]!r}, in which it does not analyse sentiment."}}
+        return {
+            "Error": {
+                "Code": "UnsupportedLanguage",
+                "Message": f"Comprehend detected language {language[:MAX_LANGUAGE_SHOWN]!r}, in which it does not analyse sentiment.",
+            }
+        }
     if score < threshold:
-        return {"Error": {"Code": "LanguageUncertain", "Message": f"Comprehend could not tell the language: {language!r} at {score:.2f}, below the threshold {threshold:.2f}."}}
+        return {
+            "Error": {
+                "Code": "LanguageUncertain",
+                "Message": f"Comprehend could not tell the language: {language!r} at {score:.2f}, below the threshold {threshold:.2f}.",
+            }
+        }
     return None
 
 
@@ -125,7 +140,7 @@ class BatchPlan:
 
     documents: list[tuple[str, str]]
     """(language, text) of every unique document; language AUTO for texts to detect."""
-    row_documents: list[int | None | dict]
+    row_documents: list[int | dict[str, Any] | None]
     """Per staged row, in order: its document index, None, or a ready row error."""
     chunks: list[list[int]]
     """Per chunk, the document indexes it sends, in TextList order."""
@@ -166,7 +181,7 @@ def staged_languages(rows: list[list[Any]], default: str) -> list[str]:
 def plan_batch(
     values: list[RowValue],
     languages: str | list[str],
-    detections: dict[int, list[dict]] | None = None,
+    detections: dict[int, list[dict[str, Any]]] | None = None,
     threshold: float = 0.0,
     max_work_items: int = MAX_WORK_ITEMS,
     cached: dict[int, Any] | None = None,
@@ -189,21 +204,31 @@ def plan_batch(
         if language == AUTO and isinstance(value, str) and value not in to_detect:
             to_detect[value] = len(to_detect)
     detect_texts = list(to_detect)
-    detection_chunks = [list(range(start, min(start + MAX_DOCUMENTS_PER_CHUNK, len(detect_texts)))) for start in range(0, len(detect_texts), MAX_DOCUMENTS_PER_CHUNK)]
+    detection_chunks = [
+        list(range(start, min(start + MAX_DOCUMENTS_PER_CHUNK, len(detect_texts)))) for start in range(0, len(detect_texts), MAX_DOCUMENTS_PER_CHUNK)
+    ]
     items_cap = max_work_items // 2 if detection_chunks else max_work_items
-    detected: list[dict] = [value for index in range(len(detection_chunks)) for value in (detections or {}).get(index, [])]
+    detected: list[dict[str, Any]] = [value for index in range(len(detection_chunks)) for value in (detections or {}).get(index, [])]
     if len(detected) != len(detect_texts):
-        documents = [(AUTO, text) for text in detect_texts]
-        return BatchPlan(documents, [], detection_chunks, [AUTO] * len(detection_chunks), group_chunks(len(detection_chunks), items_cap), [], detecting=True)
+        return BatchPlan(
+            [(AUTO, text) for text in detect_texts],
+            [],
+            detection_chunks,
+            [AUTO] * len(detection_chunks),
+            group_chunks(len(detection_chunks), items_cap),
+            [],
+            detecting=True,
+        )
     documents: list[tuple[str, str]] = []
     document_of: dict[tuple[str, str], int] = {}
     by_language: dict[str, list[int]] = {}
-    row_documents: list[int | None | dict] = []
+    row_documents: list[int | dict[str, Any] | None] = []
     detected_rows = set()
-    for position, (value, language) in enumerate(rows):
+    for position, (value, row_language) in enumerate(rows):
         if not isinstance(value, str):
             row_documents.append(value)
             continue
+        language = row_language
         if language == AUTO:
             detection = detected[to_detect[value]]
             error = detection_error(detection, threshold)

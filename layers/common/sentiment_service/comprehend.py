@@ -9,15 +9,33 @@ row text.
 
 from __future__ import annotations
 
-import random
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Unpack, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import Kind, error_code, kind_of
+from .errors import Kind, backoff_seconds, error_code, kind_of
 
+if TYPE_CHECKING:
+    from mypy_boto3_comprehend.literals import LanguageCodeType
+    from mypy_boto3_comprehend.type_defs import (
+        BatchDetectDominantLanguageRequestTypeDef,
+        BatchDetectDominantLanguageResponseTypeDef,
+        BatchDetectSentimentRequestTypeDef,
+        BatchDetectSentimentResponseTypeDef,
+    )
+
+Response = TypeVar("Response")
+
+
+class ComprehendCalls(Protocol):
+    """The two Comprehend calls the service makes: a boto3 client, or one that first waits its turn (governor.py)."""
+
+    def batch_detect_sentiment(self, **request: Unpack[BatchDetectSentimentRequestTypeDef]) -> BatchDetectSentimentResponseTypeDef: ...
+
+    def batch_detect_dominant_language(self, **request: Unpack[BatchDetectDominantLanguageRequestTypeDef]) -> BatchDetectDominantLanguageResponseTypeDef: ...
 
 
 class ComprehendThrottled(Exception):
@@ -36,14 +54,14 @@ class ComprehendContractError(Exception):
     """Comprehend's answer did not cover every document it was sent; the batch fails."""
 
 
-def sentiment_value(result: dict) -> dict:
+def sentiment_value(result: dict[str, Any]) -> dict[str, Any]:
     """A row's value for a ResultList entry: the shape Snowflake users query."""
     return {"Sentiment": result["Sentiment"], "SentimentScore": dict(result["SentimentScore"])}
 
 
 MAX_ERROR_CODE = 40
 MAX_ERROR_MESSAGE = 100
-_NOT_PLAIN = re.compile(r'[^ !#-\[\]-~]')
+_NOT_PLAIN = re.compile(r"[^ !#-\[\]-~]")
 
 
 def plain(text: object, limit: int) -> str:
@@ -55,7 +73,7 @@ def plain(text: object, limit: int) -> str:
     return _NOT_PLAIN.sub("?", str(text))[:limit]
 
 
-def error_value(error: dict) -> dict:
+def error_value(error: dict[str, Any]) -> dict[str, Any]:
     """A row's value for an ErrorList entry: that row fails, not the batch."""
     return {"Error": {"Code": plain(error.get("ErrorCode", "Unknown"), MAX_ERROR_CODE), "Message": plain(error.get("ErrorMessage", ""), MAX_ERROR_MESSAGE)}}
 
@@ -71,42 +89,60 @@ quarter of a state transition. The client itself does not retry (settings.py).""
 
 
 def detect_sentiment(
-    client: Any,
+    client: ComprehendCalls,
     texts: list[str],
     language: str,
     sleep: Callable[[float], None] = time.sleep,
     on_throttle: Callable[[], None] = lambda: None,
     throttled_until: float | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """One BatchDetectSentiment call, retried briefly; the value for each text, in the order sent.
 
     With `throttled_until` (a time.monotonic() deadline; the client is then governed, so every
     attempt waits for a turn of its own), a throttled call is tried again until that deadline
     rather than for BACKOFF_BUDGET_S: throttling by other callers becomes waiting, not failure.
     """
-    response = _send(lambda: client.batch_detect_sentiment(TextList=texts, LanguageCode=language), "BatchDetectSentiment", len(texts), language, sleep, on_throttle, throttled_until)
+    response = _send(
+        lambda: client.batch_detect_sentiment(TextList=texts, LanguageCode=cast("LanguageCodeType", language)),
+        "BatchDetectSentiment",
+        len(texts),
+        language,
+        sleep,
+        on_throttle,
+        throttled_until,
+    )
     return _values(response, len(texts), sentiment_value)
 
 
 def detect_languages(
-    client: Any,
+    client: ComprehendCalls,
     texts: list[str],
     sleep: Callable[[float], None] = time.sleep,
     on_throttle: Callable[[], None] = lambda: None,
     throttled_until: float | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """One BatchDetectDominantLanguage call, retried like detect_sentiment; each text's best language."""
-    response = _send(lambda: client.batch_detect_dominant_language(TextList=texts), "BatchDetectDominantLanguage", len(texts), "auto", sleep, on_throttle, throttled_until)
+    response = _send(
+        lambda: client.batch_detect_dominant_language(TextList=texts), "BatchDetectDominantLanguage", len(texts), "auto", sleep, on_throttle, throttled_until
+    )
     return _values(response, len(texts), language_value)
 
 
-def language_value(result: dict) -> dict:
+def language_value(result: dict[str, Any]) -> dict[str, Any]:
     """A text's detection: the language Comprehend is surest of, and how sure (0 when it named none)."""
     best = max(result.get("Languages") or [{"LanguageCode": "und", "Score": 0.0}], key=lambda language: float(language["Score"]))
     return {"LanguageCode": plain(best["LanguageCode"], 8), "Score": round(float(best["Score"]), 4)}
 
 
-def _send(call: Callable[[], dict], operation: str, documents: int, language: str, sleep: Callable[[float], None], on_throttle: Callable[[], None], throttled_until: float | None) -> dict:
+def _send(
+    call: Callable[[], Response],
+    operation: str,
+    documents: int,
+    language: str,
+    sleep: Callable[[float], None],
+    on_throttle: Callable[[], None],
+    throttled_until: float | None,
+) -> Response:
     deadline = time.monotonic() + BACKOFF_BUDGET_S
     attempt = 0
     while True:
@@ -122,15 +158,15 @@ def _send(call: Callable[[], dict], operation: str, documents: int, language: st
                 if time.monotonic() > throttled_until:
                     raise failure
                 continue
-        wait = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(attempt, 10)))
+        wait = backoff_seconds(attempt, BACKOFF_BASE_S, BACKOFF_CAP_S)
         if isinstance(failure, ComprehendRejected) or time.monotonic() + wait > deadline:
             raise failure
         attempt += 1
         sleep(wait)
 
 
-def _values(response: dict, documents: int, value_of: Callable[[dict], dict]) -> list[dict]:
-    values: list[dict | None] = [None] * documents
+def _values(response: Mapping[str, Any], documents: int, value_of: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    values: list[dict[str, Any] | None] = [None] * documents
     for result in response.get("ResultList", []):
         values[result["Index"]] = value_of(result)
     for error in response.get("ErrorList", []):

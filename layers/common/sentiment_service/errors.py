@@ -8,6 +8,7 @@ denied permission, no credentials) is never answered as an outage: retrying cann
 
 from __future__ import annotations
 
+import random
 from enum import Enum
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
@@ -21,8 +22,28 @@ class Kind(Enum):
     """The request itself was refused for a reason of its own (validation, a condition)."""
 
 
-THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded", "ProvisionedThroughputExceededException", "RequestThrottled", "SlowDown"})
-TRANSIENT_CODES = frozenset({"InternalServerException", "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException"})
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "InternalServerException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 MISCONFIGURATION_CODES = frozenset(
     {
         "AccessDeniedException",
@@ -70,3 +91,8 @@ def kind_of(error: BaseException) -> Kind:
 def operation_of(error: BaseException) -> str:
     """The AWS operation that failed (e.g. PutItem), for messages an operator can act on."""
     return str(getattr(error, "operation_name", "") or "an AWS call")
+
+
+def backoff_seconds(attempt: int, base: float, cap: float) -> float:
+    """A retry's wait with full jitter (AWS's advice), so that throttled callers spread out."""
+    return random.uniform(0, min(cap, base * 2 ** min(attempt, 30)))  # noqa: S311 - jitter, not a secret

@@ -34,10 +34,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from .comprehend import ComprehendCalls
 
 QUOTA_KEY = {"pk": {"S": "quota#comprehend"}, "sk": {"S": "slots"}}
 BATCHES_KEY = {"pk": {"S": "quota#comprehend"}, "sk": {"S": "batches"}}
@@ -52,7 +58,7 @@ account's Lambda concurrency (1,000 by default, shared) is not spent on waiting.
 
 @dataclass(frozen=True)
 class Governor:
-    client: Any
+    client: DynamoDBClient
     table_name: str
     requests_per_second: float
     clock: Callable[[], float] = time.time
@@ -74,7 +80,7 @@ class Governor:
         """Book a batch's block of `calls` slots after the blocks booked before it; returns its start."""
         return self._book(BATCHES_KEY, calls * self.interval)
 
-    def _book(self, key: dict, span: float) -> float:
+    def _book(self, key: dict[str, Any], span: float) -> float:
         now = self.clock()
         span = _milliseconds_up(span)
         try:
@@ -134,7 +140,7 @@ class Turns:
             self.slept_seconds += wait
 
 
-def _number(value: float) -> dict:
+def _number(value: float) -> dict[str, Any]:
     return {"N": f"{value:.3f}"}
 
 
@@ -146,7 +152,7 @@ def _milliseconds_up(value: float) -> float:
 class GovernedClient:
     """A Comprehend client whose every request first waits for its turn, retries included."""
 
-    def __init__(self, client: Any, turns: Turns):
+    def __init__(self, client: ComprehendCalls, turns: Turns):
         self.client = client
         self.turns = turns
 

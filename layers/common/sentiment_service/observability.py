@@ -7,7 +7,8 @@ values derived from customer text that must not outlive the table's retention in
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 

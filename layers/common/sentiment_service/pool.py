@@ -32,13 +32,14 @@ cannot mix the two.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from uuid import uuid4
 
-from .chunking import MAX_DOCUMENTS_PER_CHUNK
-from .comprehend import ComprehendContractError, ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
 from .cache import ResultCache
+from .chunking import MAX_DOCUMENTS_PER_CHUNK
+from .comprehend import ComprehendCalls, ComprehendContractError, ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
 from .storage import ResultsTable, StagedBatchMissing, item_key, moment
 
 POOL_LIFETIME_SECONDS = 900
@@ -76,7 +77,7 @@ def pool_key(language: str) -> str:
     return f"{POOL}{language}"
 
 
-def pooled_key(language: str, batch_id: str, chunk: int) -> dict:
+def pooled_key(language: str, batch_id: str, chunk: int) -> dict[str, Any]:
     return item_key(pool_key(language), f"{POOLED}{batch_id}#{chunk:06d}")
 
 
@@ -95,8 +96,14 @@ class PooledChunk:
         return self.claimed_by is None or self.claimed_by == owner or self.claimed_until <= now
 
     @classmethod
-    def from_item(cls, item: dict) -> PooledChunk:
-        return cls(item["batchId"]["S"], int(item["chunk"]["N"]), int(item["documents"]["N"]), item.get("claimedBy", {}).get("S"), float(item.get("claimedUntil", {"N": "0"})["N"]))
+    def from_item(cls, item: dict[str, Any]) -> PooledChunk:
+        return cls(
+            item["batchId"]["S"],
+            int(item["chunk"]["N"]),
+            int(item["documents"]["N"]),
+            item.get("claimedBy", {}).get("S"),
+            float(item.get("claimedUntil", {"N": "0"})["N"]),
+        )
 
 
 class Pool:
@@ -108,7 +115,13 @@ class Pool:
 
     def add(self, batch_id: str, chunk: int, documents: int, lifetime_seconds: int = POOL_LIFETIME_SECONDS) -> None:
         """Put a batch's last chunk in the pool; a retried call leaves an existing entry (and its claim) alone."""
-        item = {**self._key(batch_id, chunk), "batchId": {"S": batch_id}, "chunk": {"N": str(chunk)}, "documents": {"N": str(documents)}, "expiresAt": {"N": str(int(time.time()) + lifetime_seconds)}}
+        item = {
+            **self._key(batch_id, chunk),
+            "batchId": {"S": batch_id},
+            "chunk": {"N": str(chunk)},
+            "documents": {"N": str(documents)},
+            "expiresAt": {"N": str(int(time.time()) + lifetime_seconds)},
+        }
         self.table.put_new(item)
 
     def entry(self, batch_id: str, chunk: int) -> PooledChunk | None:
@@ -147,12 +160,15 @@ class Pool:
     def remove(self, entry: PooledChunk) -> None:
         self.table.client.delete_item(TableName=self.table.name, Key=self._key(entry.batch_id, entry.chunk))
 
-    def _key(self, batch_id: str, chunk: int) -> dict:
+    def _key(self, batch_id: str, chunk: int) -> dict[str, Any]:
         return pooled_key(self.language, batch_id, chunk)
 
 
 class PooledChunkInFlight(Exception):
-    """Another call (another batch's, or an earlier attempt of this batch's) holds this batch's last chunk; Step Functions retries until its values are stored or the claim lapses."""
+    """Another call (another batch's, or an earlier attempt of this batch's) holds this batch's last chunk.
+
+    Step Functions retries until its values are stored or the claim lapses.
+    """
 
 
 @dataclass
@@ -178,7 +194,7 @@ def settle_pooled_chunk(
     chunk: int,
     language: str,
     table: ResultsTable,
-    comprehend: Any,
+    comprehend: ComprehendCalls,
     *,
     on_throttle: Callable[[], None] = lambda: None,
     sleep: Callable[[float], None] = time.sleep,
@@ -221,7 +237,7 @@ class SharedCall:
     of them are finished (values stored, or gone), and what the call took."""
 
     pool: Pool
-    comprehend: Any
+    comprehend: ComprehendCalls
     owner: str
     claimed_at: float
     on_throttle: Callable[[], None]
@@ -245,7 +261,11 @@ class SharedCall:
         own = self.claimed[0]
         documents = own.documents
         for entry in self.pool.entries(MAX_ENTRIES_READ):
-            if (entry.batch_id, entry.chunk) == (own.batch_id, own.chunk) or documents + entry.documents > MAX_POOLED_DOCUMENTS or not entry.claimable_by(self.owner, self.claimed_at):
+            if (
+                (entry.batch_id, entry.chunk) == (own.batch_id, own.chunk)
+                or documents + entry.documents > MAX_POOLED_DOCUMENTS
+                or not entry.claimable_by(self.owner, self.claimed_at)
+            ):
                 continue
             if self.pool.claim(entry, self.owner, self.claimed_at, self.claimed_until):
                 self.claimed.append(entry)
@@ -294,10 +314,10 @@ class SharedCall:
                 if isinstance(failure, (ComprehendRejected, ComprehendContractError)) and len(parts) > 1:
                     return self._analyse_alone(parts[0][0], [unique[position] for position in parts[0][1]])
                 raise
-            for position, value in zip(sent, answered):
+            for position, value in zip(sent, answered, strict=True):
                 values[position] = value
             if self.cache is not None:
-                self.cache.store(((language, unique[position]), value) for position, value in zip(sent, answered))
+                self.cache.store(((language, unique[position]), value) for position, value in zip(sent, answered, strict=True))
             self._store_known(parts, values)
         return self.settled
 
@@ -313,7 +333,7 @@ class SharedCall:
         self._store(own, self._detect(texts))
         return self.settled
 
-    def _detect(self, texts: list[str]) -> list[dict]:
+    def _detect(self, texts: list[str]) -> list[dict[str, Any]]:
         values = detect_sentiment(self.comprehend, texts, self.pool.language, on_throttle=self.on_throttle, sleep=self.sleep)
         self.settled.calls += 1
         self.settled.documents += len(texts)

@@ -12,9 +12,10 @@ import hashlib
 import json
 import re
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 from .chunking import SUPPORTED_LANGUAGES, canonical_language
 
@@ -133,7 +134,9 @@ def _gunzip(raw: bytes) -> bytes:
     except zlib.error:
         raise RequestRejected(400, "Request body starts like gzip but is not valid gzip data.") from None
     if len(out) > MAX_DECOMPRESSED_BODY_BYTES:
-        raise RequestRejected(413, f"Request body expands to more than {MAX_DECOMPRESSED_BODY_BYTES // 2**20} MB; lower MAX_BATCH_ROWS on the external function.")
+        raise RequestRejected(
+            413, f"Request body expands to more than {MAX_DECOMPRESSED_BODY_BYTES // 2**20} MB; lower MAX_BATCH_ROWS on the external function."
+        )
     return out
 
 
@@ -179,7 +182,10 @@ def parse_rows(raw: bytes) -> list[tuple[Any, ...]]:
     if not isinstance(data, list):
         raise RequestRejected(400, '"data" must be an array of rows.')
     if len(data) > MAX_BATCH_ROWS:
-        raise RequestRejected(413, f"A batch of {len(data)} rows is more than this service answers at once ({MAX_BATCH_ROWS}); set MAX_BATCH_ROWS = 5000 on the external function.")
+        raise RequestRejected(
+            413,
+            f"A batch of {len(data)} rows is more than this service answers at once ({MAX_BATCH_ROWS}); set MAX_BATCH_ROWS = 5000 on the external function.",
+        )
     rows: list[tuple[Any, ...]] = []
     seen: set[int] = set()
     for position, row in enumerate(data):
@@ -219,9 +225,12 @@ def parse_language_header(headers: Mapping[str, str] | None) -> str | None:
         return None
     language = canonical_language(value)
     if language is None:
-        raise RequestRejected(400, f"The function's language header ({LANGUAGE_HEADER}) must be one of {', '.join(SUPPORTED_LANGUAGES)} or auto; fix HEADERS in CREATE EXTERNAL FUNCTION.")
+        raise RequestRejected(
+            400,
+            f"The function's language header ({LANGUAGE_HEADER}) must be one of {', '.join(SUPPORTED_LANGUAGES)} or auto; "
+            "fix HEADERS in CREATE EXTERNAL FUNCTION.",
+        )
     return language
-
 
 
 @dataclass(frozen=True)
@@ -229,7 +238,7 @@ class Answer:
     """An HTTP answer to Snowflake: 202 (ask again), 200 (rows), or an error it shows the user."""
 
     status: int
-    body: dict
+    body: dict[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property

@@ -11,7 +11,7 @@ class ResultsIncomplete(Exception):
     """Some analysed chunk is missing: answering now would drop rows, so the batch fails."""
 
 
-def assemble_rows(row_numbers: list[int], plan: BatchPlan, analysis: dict[int, list[dict]]) -> list[list[Any]]:
+def assemble_rows(row_numbers: list[int], plan: BatchPlan, analysis: dict[int, list[dict[str, Any]]]) -> list[list[Any]]:
     """[[row_number, value], ...] for every staged row, from the per-chunk Comprehend values; a row
     whose language was detected says which one."""
     missing = [index for index in range(len(plan.chunks)) if len(analysis.get(index, ())) != len(plan.chunks[index])]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -21,6 +22,12 @@ from .cache import ResultCache
 from .governor import Governor
 from .storage import ResultsTable
 from .workflow import Workflow
+
+if TYPE_CHECKING:
+    from mypy_boto3_comprehend import ComprehendClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 
 @dataclass(frozen=True)
@@ -70,18 +77,26 @@ _COMPREHEND_CALL = Config(connect_timeout=5, read_timeout=30, retries={"mode": "
 _clients = threading.local()
 
 
+@overload
+def client(service: Literal["dynamodb"], purpose: str = "api") -> DynamoDBClient: ...
+@overload
+def client(service: Literal["stepfunctions"], purpose: str = "api") -> SFNClient: ...
+@overload
+def client(service: Literal["comprehend"], purpose: str = "api") -> ComprehendClient: ...
+@overload
+def client(service: Literal["secretsmanager"], purpose: str = "api") -> SecretsManagerClient: ...
 def client(service: str, purpose: str = "api") -> Any:
     """A client per thread: one per Lambda container in AWS, one per emulated container offline (local/lambda_seam.py)."""
     cache = _clients.__dict__.setdefault("cache", {})
     key = (service, purpose)
     if key not in cache:
         config = {"worker": _WORKER_CALL, "comprehend": _COMPREHEND_CALL}.get(purpose, _API_CALL)
-        cache[key] = boto3.client(service, config=config)
+        cache[key] = boto3.client(service, config=config)  # type: ignore[call-overload]  # the overloads above type each service
     return cache[key]
 
 
 @contextmanager
-def container_clients(cache: dict) -> Iterator[None]:
+def container_clients(cache: dict[str, Any]) -> Iterator[None]:
     """Use `cache` as the calling thread's clients meanwhile: offline, one emulated Lambda container's."""
     previous = _clients.__dict__.get("cache")
     _clients.cache = cache

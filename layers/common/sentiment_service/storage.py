@@ -36,13 +36,24 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+from .errors import backoff_seconds
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestOutputTypeDef, WriteRequestTypeDef
+
+    WriteRequests = Sequence[WriteRequestTypeDef | WriteRequestOutputTypeDef]
+    """BatchWriteItem's requests for one table: those sent, or those it left unprocessed."""
 
 META = "meta"
 INPUT = "input#"
@@ -164,7 +175,7 @@ class BatchRecord:
 class ResultsTable:
     """Typed access to the results table through the low-level client (thread-safe, no Decimals)."""
 
-    def __init__(self, client: Any, table_name: str, retention_seconds: int):
+    def __init__(self, client: DynamoDBClient, table_name: str, retention_seconds: int):
         self.client = client
         self.name = table_name
         self.retention_seconds = retention_seconds
@@ -253,12 +264,17 @@ class ResultsTable:
     def claim_describe(self, batch_id: str, last: float, now: float) -> bool:
         """Take the turn to call DescribeExecution; False when another GET took it since `last`."""
         return self._update_record(
-            batch_id, "SET describedAt = :now", {":now": moment(now), ":last": {"N": f"{last:.3f}"}}, condition="attribute_not_exists(describedAt) OR describedAt = :last"
+            batch_id,
+            "SET describedAt = :now",
+            {":now": moment(now), ":last": {"N": f"{last:.3f}"}},
+            condition="attribute_not_exists(describedAt) OR describedAt = :last",
         )
 
     def reopen(self, batch_id: str) -> None:
         """The failed execution runs again (a redrive): forget its end until it ends anew."""
-        self._update_record(batch_id, "SET #status = :started REMOVE executionStatus, failure", {":started": {"S": STATUS_STARTED}}, names={"#status": "status"})
+        self._update_record(
+            batch_id, "SET #status = :started REMOVE executionStatus, failure", {":started": {"S": STATUS_STARTED}}, names={"#status": "status"}
+        )
 
     def record_closed(self, batch_id: str, execution_status: str, failure: str | None) -> None:
         """Keep the execution's closing status, so later GETs answer without DescribeExecution."""
@@ -298,14 +314,14 @@ class ResultsTable:
 
     def read_chunks(self, batch_id: str, first: int, count: int) -> dict[int, StoredChunk]:
         chunks = {
-            int(item["sk"]["S"][len(CHUNK):]): StoredChunk(item["language"]["S"], unpack(item["data"]["B"]))
+            int(item["sk"]["S"][len(CHUNK) :]): StoredChunk(item["language"]["S"], unpack(item["data"]["B"]))
             for item in self._query_range(batch_id, chunk_key(first), chunk_key(first + count - 1))
         }
         if len(chunks) != count:
             raise StagedBatchMissing(f"Chunks {first} to {first + count - 1} of the batch are incomplete; they may have expired.")
         return chunks
 
-    def put_analysis(self, batch_id: str, chunk: int, values: list[dict]) -> bool:
+    def put_analysis(self, batch_id: str, chunk: int, values: list[dict[str, Any]]) -> bool:
         """Store a chunk's values once; False when they were already stored (a racing or retried
         call) or the batch is gone, so nobody could read them."""
         expires_at = self.batch_expiry(batch_id)
@@ -320,16 +336,27 @@ class ResultsTable:
         return bool(self.analysed_chunks(batch_id, chunk, 1))
 
     def analysed_chunks(self, batch_id: str, first: int, count: int) -> set[int]:
-        return {int(item["sk"]["S"][len(ANALYSIS):]) for item in self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1), keys_only=True)}
+        return {
+            int(item["sk"]["S"][len(ANALYSIS) :]) for item in self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1), keys_only=True)
+        }
 
-    def read_analysis(self, batch_id: str, first: int = 0, count: int | None = None) -> dict[int, list[dict]]:
+    def read_analysis(self, batch_id: str, first: int = 0, count: int | None = None) -> dict[int, list[dict[str, Any]]]:
         """Stored values by chunk: every chunk's, or those of chunks first .. first + count - 1."""
-        items = self.query_prefix(batch_id, ANALYSIS) if count is None else self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1)) if count else iter(())
-        return {int(item["sk"]["S"][len(ANALYSIS):]): unpack(item["data"]["B"]) for item in items}
+        items = (
+            self.query_prefix(batch_id, ANALYSIS)
+            if count is None
+            else self._query_range(batch_id, analysis_key(first), analysis_key(first + count - 1))
+            if count
+            else iter(())
+        )
+        return {int(item["sk"]["S"][len(ANALYSIS) :]): unpack(item["data"]["B"]) for item in items}
 
     def put_hits(self, batch_id: str, hits: dict[int, Any]) -> None:
         expires_at = self._live_expiry(batch_id)
-        self._put_all(self._page_item(batch_id, f"{HIT}{index:05d}", page, expires_at) for index, page in enumerate(paginate_rows([[document, value] for document, value in sorted(hits.items())])))
+        self._put_all(
+            self._page_item(batch_id, f"{HIT}{index:05d}", page, expires_at)
+            for index, page in enumerate(paginate_rows([[document, value] for document, value in sorted(hits.items())]))
+        )
 
     def read_hits(self, batch_id: str) -> dict[int, Any]:
         return {document: value for item in self.query_prefix(batch_id, HIT) for document, value in unpack(item["data"]["B"])}
@@ -346,7 +373,7 @@ class ResultsTable:
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _update_record(self, batch_id: str, update: str, values: dict, *, condition: str | None = None, names: dict | None = None) -> bool:
+    def _update_record(self, batch_id: str, update: str, values: dict[str, Any], *, condition: str | None = None, names: dict[str, Any] | None = None) -> bool:
         """Update the batch record only while it exists (never create a stray one), and only if
         `condition` holds too; False when either does not."""
         request: dict[str, Any] = {
@@ -365,16 +392,16 @@ class ResultsTable:
             raise StagedBatchMissing(RECORD_GONE)
         return expires_at
 
-    def _page_item(self, batch_id: str, sort_key: str, value: Any, expires_at: int) -> dict:
+    def _page_item(self, batch_id: str, sort_key: str, value: Any, expires_at: int) -> dict[str, Any]:
         return {**item_key(batch_id, sort_key), "data": {"B": pack(value)}, "expiresAt": {"N": str(expires_at)}}
 
-    def query_prefix(self, partition: str, prefix: str) -> Iterator[dict]:
+    def query_prefix(self, partition: str, prefix: str) -> Iterator[dict[str, Any]]:
         return self._query(partition, "pk = :pk AND begins_with(sk, :prefix)", {":prefix": {"S": prefix}})
 
-    def _query_range(self, partition: str, first: str, last: str, keys_only: bool = False) -> Iterator[dict]:
+    def _query_range(self, partition: str, first: str, last: str, keys_only: bool = False) -> Iterator[dict[str, Any]]:
         return self._query(partition, "pk = :pk AND sk BETWEEN :first AND :last", {":first": {"S": first}, ":last": {"S": last}}, keys_only)
 
-    def _query(self, partition: str, condition: str, values: dict, keys_only: bool = False) -> Iterator[dict]:
+    def _query(self, partition: str, condition: str, values: dict[str, Any], keys_only: bool = False) -> Iterator[dict[str, Any]]:
         now = time.time()
         request: dict[str, Any] = {
             "TableName": self.name,
@@ -393,9 +420,14 @@ class ResultsTable:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def put_new(self, item: dict) -> bool:
+    def put_new(self, item: dict[str, Any]) -> bool:
         """PutItem unless a live item has the key; False when one has."""
-        return self.write_if(self.client.put_item, Item=item, ConditionExpression="attribute_not_exists(sk) OR expiresAt <= :now", ExpressionAttributeValues={":now": {"N": str(int(time.time()))}})
+        return self.write_if(
+            self.client.put_item,
+            Item=item,
+            ConditionExpression="attribute_not_exists(sk) OR expiresAt <= :now",
+            ExpressionAttributeValues={":now": {"N": str(int(time.time()))}},
+        )
 
     def write_if(self, write: Callable[..., Any], **request: Any) -> bool:
         """A conditional write; False, not an error, when its condition does not hold."""
@@ -407,11 +439,11 @@ class ResultsTable:
             raise
         return True
 
-    def _put_all(self, items: Iterable[dict]) -> None:
+    def _put_all(self, items: Iterable[dict[str, Any]]) -> None:
         """BatchWriteItem in groups of 25, resending unprocessed items with backoff and jitter."""
         pending = list(items)
         for start in range(0, len(pending), 25):
-            requests = [{"PutRequest": {"Item": item}} for item in pending[start : start + 25]]
+            requests: WriteRequests = [{"PutRequest": {"Item": item}} for item in pending[start : start + 25]]
             attempt = 0
             while requests:
                 response = self.client.batch_write_item(RequestItems={self.name: requests})
@@ -420,13 +452,13 @@ class ResultsTable:
                     attempt += 1
                     if attempt > 8:
                         raise StorageThrottled("DynamoDB left items unprocessed after 8 attempts.")
-                    time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+                    time.sleep(backoff_seconds(attempt, 0.05, 2.0))
 
 
-def moment(seconds: float) -> dict:
+def moment(seconds: float) -> dict[str, Any]:
     """A time to the millisecond, truncated: never later than the moment it records."""
     return {"N": f"{math.floor(seconds * 1000) / 1000:.3f}"}
 
 
-def item_key(partition: str, sort_key: str) -> dict:
+def item_key(partition: str, sort_key: str) -> dict[str, Any]:
     return {"pk": {"S": partition}, "sk": {"S": sort_key}}

@@ -10,9 +10,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 MAX_EXECUTION_NAME = 80
 _DIGEST_LENGTH = 20
@@ -47,17 +50,17 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 @dataclass(frozen=True)
 class ExecutionState:
     status: str
-    output: dict | None
+    output: dict[str, Any] | None
     error: str | None
     cause: str | None
 
 
 class Workflow:
-    def __init__(self, client: Any, state_machine_arn: str):
+    def __init__(self, client: SFNClient, state_machine_arn: str):
         self.client = client
         self.state_machine_arn = state_machine_arn
 
-    def start(self, name: str, execution_input: dict) -> None:
+    def start(self, name: str, execution_input: dict[str, Any]) -> None:
         """Start the batch's execution; a repeat for a running or finished one changes nothing."""
         try:
             self.client.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input, sort_keys=True))
