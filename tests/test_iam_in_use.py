@@ -44,7 +44,15 @@ def test_every_dynamodb_action_a_function_performs_is_granted_to_it(snowflake, s
     with mock.patch.object(Workflow, "describe", return_value=ExecutionState("ABORTED", None, None, None)), mock.patch("time.time", lambda: later):
         assert snowflake.get(headers).status == 500
 
-    functions = {"StartBatchFunction", "PollBatchFunction", "PlanChunksFunction", "AnalyzeChunksFunction", "AssembleResultsFunction", STATE_MACHINE}
+    functions = {
+        "StartBatchFunction",
+        "PollBatchFunction",
+        "PlanChunksFunction",
+        "AnalyzeChunksFunction",
+        "AnalyzePooledChunksFunction",
+        "AssembleResultsFunction",
+        STATE_MACHINE,
+    }
     assert set(used) == functions
     for function, actions in used.items():
         assert actions <= set(grants(function)), f"{function} uses {sorted(actions - set(grants(function)))} without a grant"

@@ -13,6 +13,7 @@ from conftest import ROW_TEXT_MARKER, aws_error, row_text
 from local.comprehend import hashed_sentiment
 from sentiment_service.comprehend import ComprehendRejected, ComprehendThrottled
 from sentiment_service.pool import CLAIM_SECONDS, POOL, Pool, PooledChunkInFlight, settle_pooled_chunk
+from sentiment_service.states import PooledChunkOfBatch
 from sentiment_service.storage import ResultsTable, staging_id
 
 ENTRY_ATTRIBUTES = {"pk", "sk", "batchId", "chunk", "documents", "expiresAt", "claimedBy", "claimedUntil"}
@@ -69,7 +70,8 @@ class Batches:
         """The Map's work items, AnalyzePooledChunk, then AssembleResults: the rows GET would answer."""
         for item in plan["workItems"]:
             self.analyze_work_item(batch_id, item["firstChunk"], item["chunkCount"], self.table, self.comprehend)
-        self.analyze_pooled_chunks(batch_id, plan["pooledChunks"], self.table, self.comprehend)
+        pooled = [PooledChunkOfBatch.from_event(entry) for entry in plan["pooledChunks"]]
+        self.analyze_pooled_chunks(batch_id, pooled, self.table, self.comprehend)
         self.assemble_batch(batch_id, plan["stagingId"], plan["inputPages"], "en", self.table)
         return self.table.read_results(batch_id)
 
@@ -492,13 +494,13 @@ def test_a_throttled_shared_call_is_counted_and_a_persistent_throttle_is_not_sen
 def test_analyze_pooled_chunk_reports_what_the_flush_took(table, comprehend, batches):
     batches.stage("batch:0", texts_of(0, 5))
     batches.stage("batch:1", texts_of(1, 4))
-    assert batches.analyze_pooled_chunks("batch:0", [{"chunk": 0, "language": "en"}], table, comprehend) == {
+    assert batches.analyze_pooled_chunks("batch:0", [PooledChunkOfBatch(0, "en")], table, comprehend) == {
         "pooledChunks": 1,
         "comprehendCalls": 1,
         "documentsAnalysed": 9,
         "pooledChunksStored": 2,
     }
-    assert batches.analyze_pooled_chunks("batch:1", [{"chunk": 0, "language": "en"}], table, comprehend) == {
+    assert batches.analyze_pooled_chunks("batch:1", [PooledChunkOfBatch(0, "en")], table, comprehend) == {
         "pooledChunks": 1,
         "comprehendCalls": 0,
         "documentsAnalysed": 0,

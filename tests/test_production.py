@@ -74,11 +74,20 @@ EXPECTED_GRANTS = {
         "dynamodb:GetItem": TABLE,
         "dynamodb:PutItem": TABLE,
         "dynamodb:UpdateItem": TABLE,
+        "dynamodb:BatchWriteItem": CACHE_TABLE,
+        "comprehend:BatchDetectSentiment": {"*"},
+        "comprehend:BatchDetectDominantLanguage": {"*"},
+        "secretsmanager:GetSecretValue": {"<ResultCacheKey>"},
+    },
+    "AnalyzePooledChunksFunction": {
+        "dynamodb:Query": TABLE,
+        "dynamodb:GetItem": TABLE,
+        "dynamodb:PutItem": TABLE,
+        "dynamodb:UpdateItem": TABLE,
         "dynamodb:DeleteItem": TABLE,
         "dynamodb:BatchGetItem": CACHE_TABLE,
         "dynamodb:BatchWriteItem": CACHE_TABLE,
         "comprehend:BatchDetectSentiment": {"*"},
-        "comprehend:BatchDetectDominantLanguage": {"*"},
         "secretsmanager:GetSecretValue": {"<ResultCacheKey>"},
     },
     "AssembleResultsFunction": {
@@ -112,9 +121,14 @@ def test_functions_use_no_broad_sam_policy_templates():
             assert set(policy) == {"Version", "Statement"}, f"{name} uses {set(policy)}"
 
 
-def test_the_state_machine_invokes_only_its_three_functions():
+def test_the_state_machine_invokes_only_its_four_functions():
     allowed = grants("SentimentStateMachine")
-    assert allowed.pop("lambda:InvokeFunction") == {"<PlanChunksFunction.Arn>", "<AnalyzeChunksFunction.Arn>", "<AssembleResultsFunction.Arn>"}
+    assert allowed.pop("lambda:InvokeFunction") == {
+        "<PlanChunksFunction.Arn>",
+        "<AnalyzeChunksFunction.Arn>",
+        "<AnalyzePooledChunksFunction.Arn>",
+        "<AssembleResultsFunction.Arn>",
+    }
     assert allowed.pop("dynamodb:DeleteItem") == TABLE, "ReleaseAdmission, on the failure path"
     assert allowed.pop("dynamodb:UpdateItem") == TABLE, "MarkBatchEnded, on the failure path"
     assert set(allowed) == LOG_DELIVERY, "only CloudWatch Logs delivery, which has no resource-level permissions"

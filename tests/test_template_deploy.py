@@ -315,7 +315,7 @@ def test_the_deployed_state_machine_definition_is_complete_json(name):
     assert "${" not in text, re.findall(r"\$\{[^}]*\}", text)
     definition = json.loads(text)
     tasks = {state["Resource"] for _, state in walk(definition) if isinstance(state, dict) and state.get("Type") == "Task" and "Resource" in state}
-    functions = {f"<{function}.Arn>" for function in ("PlanChunksFunction", "AnalyzeChunksFunction", "AssembleResultsFunction")}
+    functions = {f"<{function}.Arn>" for function in ("PlanChunksFunction", "AnalyzeChunksFunction", "AnalyzePooledChunksFunction", "AssembleResultsFunction")}
     assert tasks & functions == functions, tasks
 
 

@@ -1,6 +1,7 @@
-"""Map iteration AnalyzeChunk: one Comprehend call per chunk of a work item (BatchDetectSentiment
-in the chunk's language, or BatchDetectDominantLanguage for a detection chunk); and state
-AnalyzePooledChunk: each language's last chunk, sent with other batches' (pool.py).
+"""Map iteration AnalyzeChunk (work_item_handler): one Comprehend call per chunk of a work item
+(BatchDetectSentiment in the chunk's language, or BatchDetectDominantLanguage for a detection
+chunk); and state AnalyzePooledChunk (pooled_chunks_handler): each language's last chunk, sent
+with other batches' (pool.py). One code, two functions: each gets only the permissions its entry point uses.
 
 Each chunk's values are stored as soon as Comprehend answers, and chunks already stored
 are skipped, so a retried iteration never pays Comprehend twice for the same chunk.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,6 +23,7 @@ from sentiment_service.governor import GovernedClient, TurnLater, Turns
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.pool import PooledChunkInFlight, Settled, settle_pooled_chunk
 from sentiment_service.settings import client, governor, result_cache, results_table
+from sentiment_service.states import AnalyzeChunkInput, AnalyzePooledChunkInput, PooledChunkOfBatch
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
@@ -79,14 +82,14 @@ last call (30 s read timeout) and storing its values."""
 
 
 def analyze_pooled_chunks(
-    batch_id: str, pooled_chunks: list[dict[str, Any]], table: ResultsTable, comprehend: Any, cache: ResultCache | None = None
+    batch_id: str, pooled_chunks: Sequence[PooledChunkOfBatch], table: ResultsTable, comprehend: Any, cache: ResultCache | None = None
 ) -> dict[str, Any]:
     """Settle each language's pooled chunk; one still held by another call is retried by Step
     Functions after the others are settled."""
     total, in_flight = Settled(), None
     for pooled in pooled_chunks:
         try:
-            settled = settle_pooled_chunk(batch_id, pooled["chunk"], pooled["language"], table, comprehend, on_throttle=count_throttle, cache=cache)
+            settled = settle_pooled_chunk(batch_id, pooled.chunk, pooled.language, table, comprehend, on_throttle=count_throttle, cache=cache)
         except PooledChunkInFlight as held:
             in_flight = held
             continue
@@ -110,21 +113,34 @@ def count_calls(calls: int, documents: int) -> None:
 
 
 @lambda_entry(correlation_id_path="batchId")
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """AnalyzeChunk's event names a work item (firstChunk, chunkCount); AnalyzePooledChunk's, the batch's pooledChunks."""
+def work_item_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """AnalyzeChunk: a work item's chunks, each at its turn; a turn far off is handed back to Step Functions."""
+    item = AnalyzeChunkInput.from_event(event)
     with retryable_storage_errors():
         table = results_table("worker")
         comprehend = client("comprehend", "comprehend")
         cache = result_cache()
-        if "pooledChunks" in event:
-            governed = GovernedClient(comprehend, Turns(governor(), may_hand_back=False))
-            outcome = analyze_pooled_chunks(event["batchId"], event["pooledChunks"], table, governed, cache)
-        else:
-            waits = int(event.get("waits", 0))
-            turns = Turns(governor(), held=float(event.get("slot") or 0) or None, may_hand_back=waits < MAX_WAITS_HANDED_BACK)
-            throttled_until = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
-            outcome = analyze_work_item(event["batchId"], event["firstChunk"], event["chunkCount"], table, comprehend, turns, throttled_until, cache)
-            outcome["waits"] = waits + (1 if outcome["waitSeconds"] else 0)
+        turns = Turns(governor(), held=item.slot or None, may_hand_back=item.waits < MAX_WAITS_HANDED_BACK)
+        throttled_until = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
+        outcome = analyze_work_item(item.batch_id, item.first_chunk, item.chunk_count, table, comprehend, turns, throttled_until, cache)
+        outcome["waits"] = item.waits + (1 if outcome["waitSeconds"] else 0)
+    return reported(outcome, cache)
+
+
+@lambda_entry(correlation_id_path="batchId")
+def pooled_chunks_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """AnalyzePooledChunk: the batch's pooled chunks, sent with other batches' waiting ones; no turn is handed back."""
+    pooled = AnalyzePooledChunkInput.from_event(event)
+    with retryable_storage_errors():
+        table = results_table("worker")
+        governed = GovernedClient(client("comprehend", "comprehend"), Turns(governor(), may_hand_back=False))
+        cache = result_cache()
+        outcome = analyze_pooled_chunks(pooled.batch_id, pooled.pooled_chunks, table, governed, cache)
+    return reported(outcome, cache)
+
+
+def reported(outcome: dict[str, Any], cache: ResultCache | None) -> dict[str, Any]:
+    """Count the cache's use and log the outcome (counts only) before handing it to Step Functions."""
     if cache is not None:
         count_cache_use(cache)
     logger.info("chunks analysed", extra=outcome)

@@ -11,6 +11,7 @@ from sentiment_service.chunking import plan_batch, staged_languages
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.results import ResultsIncomplete, assemble_rows
 from sentiment_service.settings import admission_control, results_table, settings
+from sentiment_service.states import AssembleResultsInput
 from sentiment_service.storage import ResultsTable
 from sentiment_service.worker import retryable_storage_errors
 
@@ -36,13 +37,14 @@ def assemble_batch(
 
 @lambda_entry(correlation_id_path="batchId")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batch = AssembleResultsInput.from_event(event)
     with retryable_storage_errors():
         table = results_table("worker")
         outcome = assemble_batch(
-            event["batchId"],
-            event["stagingId"],
-            event["inputPages"],
-            event["language"],
+            batch.batch_id,
+            batch.staging_id,
+            batch.input_pages,
+            batch.language,
             table,
             admission_control("worker"),
             settings().language_confidence_threshold,

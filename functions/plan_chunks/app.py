@@ -13,6 +13,7 @@ from sentiment_service.governor import Governor
 from sentiment_service.observability import lambda_entry, logger, metrics
 from sentiment_service.pool import Pool
 from sentiment_service.settings import governor, result_cache, results_table, settings
+from sentiment_service.states import PlanChunksInput
 from sentiment_service.storage import ResultsTable, StoredChunk
 from sentiment_service.worker import retryable_storage_errors
 
@@ -78,13 +79,14 @@ def plan_chunks(
 
 @lambda_entry(correlation_id_path="batchId")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batch = PlanChunksInput.from_event(event)
     with retryable_storage_errors():
         table = results_table("worker")
         plan = plan_chunks(
-            event["batchId"],
-            event["stagingId"],
-            event["inputPages"],
-            event["language"],
+            batch.batch_id,
+            batch.staging_id,
+            batch.input_pages,
+            batch.language,
             table,
             governor(),
             settings().language_confidence_threshold,
