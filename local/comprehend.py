@@ -2,9 +2,9 @@
 callers to the real contract.
 
 moto implements only DetectSentiment (a constant answer), so this stand-in answers
-BatchDetectSentiment and BatchDetectDominantLanguage inside moto's Comprehend endpoint: the
-service's code calls them through a real boto3 client, with botocore's validation, error
-parsing and retries. It refuses what the real service refuses (0 or more than 25 documents,
+BatchDetectSentiment and BatchDetectDominantLanguage inside moto's Comprehend endpoint
+(local.moto_patches.serve_comprehend puts it there): the service's code calls them through a
+real boto3 client, with botocore's validation, error parsing and retries. It refuses what the real service refuses (0 or more than 25 documents,
 an empty or over-5,000-byte document, an unsupported sentiment language) and answers in its
 exact shape: ResultList and ErrorList sorted by Index. Sentiment comes from the VADER
 lexicon, mapped onto Comprehend's four labels and scores; VADER reads English only, so a
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import os
 import random
 import threading
@@ -31,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from moto.comprehend.responses import ComprehendResponse
 from moto.core.exceptions import JsonRESTError
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -299,40 +297,3 @@ class StandIn:
 
 def billable_units(text: str) -> int:
     return max(3, -(-len(text) // 100))
-
-
-_installed: list[StandIn] = []
-
-
-_moto_detect_sentiment = ComprehendResponse.detect_sentiment
-
-
-def install(stand_in: StandIn) -> Callable[[], None]:
-    """Serve BatchDetectSentiment and BatchDetectDominantLanguage from `stand_in` inside moto;
-    returns the uninstaller."""
-
-    def batch_detect_sentiment(response: ComprehendResponse) -> str:
-        params = json.loads(response.body)
-        return json.dumps(_installed[-1].batch_detect_sentiment(params.get("TextList"), params.get("LanguageCode")))
-
-    def detect_sentiment(response: ComprehendResponse) -> str:
-        params = json.loads(response.body)
-        return json.dumps(_installed[-1].detect_sentiment(params.get("Text"), params.get("LanguageCode")))
-
-    def batch_detect_dominant_language(response: ComprehendResponse) -> str:
-        params = json.loads(response.body)
-        return json.dumps(_installed[-1].batch_detect_dominant_language(params.get("TextList")))
-
-    _installed.append(stand_in)
-    ComprehendResponse.batch_detect_sentiment = batch_detect_sentiment  # type: ignore[attr-defined]
-    ComprehendResponse.detect_sentiment = detect_sentiment  # type: ignore[method-assign]
-    ComprehendResponse.batch_detect_dominant_language = batch_detect_dominant_language  # type: ignore[attr-defined]
-
-    def uninstall() -> None:
-        _installed.remove(stand_in)
-        if not _installed:
-            del ComprehendResponse.batch_detect_sentiment  # type: ignore[attr-defined]
-            del ComprehendResponse.batch_detect_dominant_language  # type: ignore[attr-defined]
-            ComprehendResponse.detect_sentiment = _moto_detect_sentiment  # type: ignore[method-assign]
-
-    return uninstall

@@ -1,11 +1,8 @@
-"""Run the template's Lambda handlers in this process when moto invokes a function.
+"""Lambda's Python runtime, offline: the template's handlers run in this process, in emulated warm containers.
 
-moto runs Lambda functions in Docker, which these machines lack, and without Docker only
-echoes the payload. Its narrowest seam is `LambdaFunction._invoke_lambda(self, event)`,
-which serves `lambda:invoke`, bare function ARNs in a Task state and plain Invoke calls,
-and returns `(payload_json, errored, logs)`. This module is the one place that patches it (and
-the clients moto's Step Functions makes to call it);
-moto is pinned exactly in requirements-dev.txt and tests/test_offline_stack.py covers it.
+moto's Lambda runs them through `invoke_registered` (local.moto_patches.run_lambdas_in_process
+puts it there), the offline API Gateway's proxy integration (local.stack) through `running`;
+both tell the listeners of every invocation (`on_invoke`).
 """
 
 from __future__ import annotations
@@ -20,10 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-from moto.awslambda.models import LambdaFunction
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 
 from sentiment_service.settings import container_clients
 
@@ -71,7 +64,6 @@ def invoke(handler: Handler, event: dict, context: LambdaContext) -> tuple[str, 
         return json.dumps(report), True
 
 
-_original = LambdaFunction._invoke_lambda
 _handlers: dict[str, tuple[Handler, LambdaContext]] = {}
 _listeners: list[Callable[[str, dict, bool, float], None]] = []
 
@@ -115,57 +107,28 @@ def on_invoke(listener: Callable[[str, dict, bool, float], None]) -> None:
     _listeners.append(listener)
 
 
-def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-    entry = _handlers.get(self.function_name)
+def invoke_registered(function_name: str, event: Any) -> tuple[str, bool] | None:
+    """Run `function_name`'s registered handler as Lambda would: (payload JSON, errored); None when it has none."""
+    entry = _handlers.get(function_name)
     if entry is None:
-        return _original(self, event)
+        return None
     handler, context = entry
     payload = json.loads(event) if isinstance(event, (str, bytes)) else (event or {})
     started = time.perf_counter()
-    with running(self.function_name):
+    with running(function_name):
         result, errored = invoke(handler, payload, context.fresh())
-    report(self.function_name, payload, errored, time.perf_counter() - started)
-    return result, errored, ""
+    report(function_name, payload, errored, time.perf_counter() - started)
+    return result, errored
 
 
 def report(function_name: str, event: dict, errored: bool, seconds: float) -> None:
-    """Tell the listeners about one invocation, from the seam or from the API's proxy."""
+    """Tell the listeners about one invocation, from moto's Lambda or from the API's proxy integration."""
     for listener in _listeners:
         listener(function_name, event, errored, seconds)
 
 
-_engine_clients: dict[tuple, Any] = {}
-_engine_clients_lock = threading.Lock()
-
-
-def _engine_client(region: str, service: str, state_credentials: Any = None) -> Any:
-    """moto's Step Functions makes a new boto3 client for every Lambda and DynamoDB task: ~0.1-0.3 s of
-    CPU under the GIL each, which stalled every emulated function. Step Functions itself costs our
-    functions nothing, so its clients are made once per region and service."""
-    key = (region, service, repr(state_credentials))
-    with _engine_clients_lock:
-        if key not in _engine_clients:
-            _engine_clients[key] = _original_engine_client(region, service, state_credentials)
-        return _engine_clients[key]
-
-
-_original_engine_client = lambda_eval_utils.boto_client_for
-_ENGINE_MODULES = (lambda_eval_utils, state_task_service_dynamodb)
-
-
-def install() -> Callable[[], None]:
-    """Patch moto; returns the function that restores it and forgets the handlers."""
-    LambdaFunction._invoke_lambda = _invoke_in_process
-    for module in _ENGINE_MODULES:
-        module.boto_client_for = _engine_client  # type: ignore[attr-defined]
-
-    def uninstall() -> None:
-        LambdaFunction._invoke_lambda = _original
-        for module in _ENGINE_MODULES:
-            module.boto_client_for = _original_engine_client  # type: ignore[attr-defined]
-        _engine_clients.clear()
-        _handlers.clear()
-        _listeners.clear()
-        _warm.clear()
-
-    return uninstall
+def forget() -> None:
+    """Forget the handlers, the listeners and the warm containers: the stack that registered them stopped."""
+    _handlers.clear()
+    _listeners.clear()
+    _warm.clear()

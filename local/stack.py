@@ -2,8 +2,8 @@
 
 What is real: the state machine definition (DefinitionSubstitutions applied) run by moto's
 Step Functions engine, every Lambda handler, the DynamoDB table as the template declares
-it, the API routes and proxy events. What stands in: AWS itself (moto) and Comprehend's
-sentiment (local.comprehend).
+it, the API routes and proxy events. What stands in: AWS itself (moto, changed only by
+local.moto_patches) and Comprehend's sentiment (local.comprehend).
 """
 
 from __future__ import annotations
@@ -14,22 +14,19 @@ import io
 import json
 import os
 import secrets
-import threading
 import time
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 from moto import mock_aws
-from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
-from moto.dynamodb.responses import DynamoHandler
 
-from . import comprehend, lambda_seam
+from . import comprehend, lambda_seam, moto_patches
+from .moto_patches import DynamoFault, DynamoListener
 from .template import TEMPLATE, Route, Template
 
 REGION = "us-east-1"
@@ -55,42 +52,6 @@ LAMBDA_REQUEST_LIMIT = 6 * 1024 * 1024
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 """Lambda's synchronous payload limits in bytes; API Gateway answers 413 to a request event
 above the first and 502 to a response above the second."""
-
-DynamoFault = Callable[[str], "str | None"]
-"""(DynamoDB action, e.g. "PutItem") -> an error code to fail that call with, or None."""
-DynamoListener = Callable[[str, dict, dict], None]
-"""(DynamoDB action, request, response) after every call that succeeded."""
-
-
-def serialize_dynamodb(faults: Callable[[], DynamoFault | None], listener: Callable[[], DynamoListener | None] = lambda: None) -> Any:
-    """Make moto's DynamoDB safe for concurrent callers and able to fail on demand; returns the undo.
-
-    Real DynamoDB serves parallel Map iterations; moto's in-memory tables raise
-    "dictionary changed size during iteration" when a Query meets a concurrent write.
-    """
-    original = DynamoHandler.call_action
-    lock = threading.RLock()
-
-    def call_action(self: DynamoHandler) -> Any:
-        fault = faults()
-        code = fault(self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]) if fault else None
-        if code:
-            raise DynamodbException(ERROR_TYPE_PREFIX + code, f"Injected {code}")
-        request = json.loads(self.body or "{}") if isinstance(self.body, (str, bytes)) else {}
-        with lock:
-            response = original(self)
-        listen = listener()
-        if listen and isinstance(response, tuple) and response[0] == 200:
-            listen(self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1], request, json.loads(response[2] or "{}"))
-        return response
-
-    DynamoHandler.call_action = call_action
-
-    def undo() -> None:
-        DynamoHandler.call_action = original
-
-    return undo
-
 
 TABLE_NAMES = {"ResultsTable": "sentiment-results", "ResultCacheTable": "sentiment-result-cache"}
 """The tables' names offline (CloudFormation would generate them)."""
@@ -156,9 +117,11 @@ class OfflineStack:
         mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         mock.start()
         self._undo.append(mock.stop)
-        self._undo.append(serialize_dynamodb(lambda: self.dynamodb_faults, lambda: self.dynamodb_listener))
-        self._undo.append(comprehend.install(self.stand_in))
-        self._undo.append(lambda_seam.install())
+        self._undo.append(moto_patches.serialize_dynamodb(lambda: self.dynamodb_faults, lambda: self.dynamodb_listener))
+        self._undo.append(moto_patches.serve_comprehend(self.stand_in))
+        self._undo.append(lambda_seam.forget)
+        self._undo.append(moto_patches.run_lambdas_in_process(lambda_seam.invoke_registered))
+        self._undo.append(moto_patches.cache_engine_clients())
         self.session = boto3.session.Session(region_name=REGION)
         self._deploy()
 
