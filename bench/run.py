@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local import lambda_seam
+from local.apigateway import proxy_event
 from local.comprehend import StandIn, billable_units
 from local.console import Console
 from local.server import LocalService
 from local.snowflake import Exchange, batch_body, play_query, poll, run_batch, snowflake_headers
-from local.stack import proxy_event
 from sentiment_service.chunking import MAX_DOCUMENTS_PER_CHUNK, SUPPORTED_LANGUAGES, normalize_argument
 from sentiment_service.workflow import Workflow
 
@@ -168,17 +167,30 @@ class OurStack:
     def __init__(self, latency_ms: float, quota_rps: float, parameters: dict[str, str]):
         self.meter = Meter()
         self.stand_in = StandIn(latency_s=latency_ms / 1000, quota_rps=quota_rps)
-        self.service = LocalService(port=0, aws_port=0, stand_in=self.stand_in, say=lambda line: None, parameters=parameters)
+        self.service = LocalService(
+            port=0,
+            aws_port=0,
+            stand_in=self.stand_in,
+            say=lambda line: None,
+            parameters=parameters,
+            lambda_listener=self._on_lambda,
+            dynamodb_listener=self._on_dynamodb,
+        )
         self.service.start()
-        lambda_seam.on_invoke(lambda function, event, errored, seconds: self.meter.on_lambda(function, seconds))
-        self.service.stack.dynamodb_listener = self.meter.on_dynamodb
+
+    def _on_lambda(self, function: str, event: dict, errored: bool, seconds: float) -> None:
+        self.meter.on_lambda(function, seconds)
+
+    def _on_dynamodb(self, action: str, request: dict, response: dict) -> None:
+        """Metered by the current workload's meter: run() starts a new one for each workload."""
+        self.meter.on_dynamodb(action, request, response)
 
     def run(self, batches: list[list[Any]], budget_s: float, player: Player = drive_all) -> Run:
         self.meter = meter = Meter()
         self.stand_in.calls = self.stand_in.answered = self.stand_in.throttled = self.stand_in.units = self.stand_in.detection_units = 0
         self.stand_in.documents.clear()
         self.stand_in.detection_documents.clear()
-        before = {execution["executionArn"] for execution in self.service.stack.executions()}
+        before = {execution["executionArn"] for execution in self.service.executions()}
         described: list[float] = []
         describe = Workflow.describe
 
@@ -203,16 +215,16 @@ class OurStack:
         extra["describe_execution_calls_per_batch"] = round(len(described) / len(batches), 2)
         extra["describe_execution_peak_per_second"] = max(Counter(int(moment) for moment in described).values(), default=0)
         transitions = retries = 0
-        for execution in self.service.stack.executions():
+        for execution in self.service.executions():
             if execution["executionArn"] in before:
                 continue
-            events = self.service.stack.history(execution["executionArn"])
+            events = self.service.history(execution["executionArn"])
             entered = sum(event["type"].endswith("StateEntered") for event in events)
             scheduled = sum(event["type"] == "LambdaFunctionScheduled" for event in events)
             tasks = sum(event["type"] == "TaskStateEntered" for event in events)
             transitions += entered + (scheduled - tasks)
             retries += scheduled - tasks
-        memory = {spec.logical_id: spec.memory_mb for spec in self.service.stack.template.functions()}
+        memory = {spec.logical_id: spec.memory_mb for spec in self.service.functions()}
         return Run(
             "ours",
             len(batches[0]),

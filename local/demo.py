@@ -67,11 +67,11 @@ def main(url: str | None = None) -> int:
         name = client.executions[0]
         print(f"\nExecution {name}")
         if service is not None:
-            (execution,) = service.stack.executions()
-            history = service.stack.history(execution["executionArn"])
+            (execution,) = service.executions()
+            history = service.history(execution["executionArn"])
             states = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
             print(f"  {execution['status']}, {len(history)} history events, states {' -> '.join(dict.fromkeys(states))}")
-            stand_in = service.stack.stand_in
+            stand_in = service.stand_in
             print(
                 f"  Comprehend calls: {stand_in.calls} ({len(stand_in.detection_documents)} texts to detect in one BatchDetectDominantLanguage call) "
                 f"for {sum(isinstance(text, str) and bool(text.strip()) for text in TEXTS)} non-blank rows (NULLs, blanks and duplicates are not sent)"

@@ -1,8 +1,9 @@
 """`make local`: the service over HTTP on one machine, as `sam local start-api` would serve it.
 
-- http://127.0.0.1:3000 (PORT): the template's API routes. Requests become REST API proxy
-  events, responses go back with their status, headers and body, gzip-compressed above the
-  API's MinimumCompressionSize when the client accepts gzip, as API Gateway does.
+- http://127.0.0.1:3000 (PORT): the template's API routes, through local.apigateway. Requests
+  become REST API proxy events, responses go back with their status, headers and body,
+  gzip-compressed above the API's MinimumCompressionSize when the client accepts gzip, as API
+  Gateway does.
 - http://127.0.0.1:5055 (AWS_PORT): the emulated AWS endpoint, for
   `aws --endpoint-url http://127.0.0.1:5055 stepfunctions get-execution-history ...`.
 
@@ -11,8 +12,6 @@ One line is printed per request and per execution status change; row text never.
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import logging
 import os
@@ -23,33 +22,20 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from moto.server import ThreadedMotoServer
 
+from . import apigateway, lambda_seam
 from .comprehend import StandIn
 from .console import Console
 from .inspect import LOCAL_AWS_CREDENTIALS
+from .moto_patches import DynamoListener
 from .stack import OfflineStack
-from .template import parameter_overrides
+from .template import FunctionSpec, parameter_overrides
 
 HOST = "127.0.0.1"
 ALL_INTERFACES = ("0.0.0.0", "::")
 """Addresses that listen on every interface; clients on this machine still connect through loopback."""
-
-
-def api_response_bytes(response: dict, accepts_gzip: bool, minimum_compression: int | None) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body bytes of a proxy response, compressed as API Gateway would."""
-    headers = {key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}
-    headers.update(response.get("headers") or {})
-    body = response.get("body") or ""
-    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
-    already = any(key.lower() == "content-encoding" for key in headers)
-    if accepts_gzip and not already and minimum_compression is not None and len(raw) >= minimum_compression:
-        raw = gzip.compress(raw, mtime=0)
-        headers["Content-Encoding"] = "gzip"
-    headers["Content-Length"] = str(len(raw))
-    return int(response["statusCode"]), headers, raw
 
 
 def free_port() -> int:
@@ -69,12 +55,19 @@ class LocalService:
         say: Callable[[str], None] = print,
         parameters: dict[str, str] | None = None,
         host: str = HOST,
+        lambda_listener: Callable[[str, dict, bool, float], None] | None = None,
+        dynamodb_listener: DynamoListener | None = None,
     ):
+        """`parameters` override the template's; `lambda_listener(function, event, errored, seconds)` hears
+        every invocation and `dynamodb_listener(action, request, response)` every DynamoDB call that
+        succeeded once the stack is deployed (the benchmark meters them)."""
         self.host = host
         """The address both HTTP faces listen on: 0.0.0.0 lets `sam local start-api`'s containers reach the emulated AWS."""
         self.port = port
         self.aws_port = aws_port
         self.say = say
+        self.lambda_listener = lambda_listener
+        self.dynamodb_listener = dynamodb_listener
         stand_in = stand_in or StandIn.from_environment()
         self.stack = OfflineStack(stand_in, parameters=parameters, environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
         self._stopping = threading.Event()
@@ -86,7 +79,9 @@ class LocalService:
         if self.aws_port == 0:
             self.aws_port = free_port()
         self.stack.start()
-        self.minimum_compression = self.stack.template.api_property("MinimumCompressionSize")
+        if self.lambda_listener:
+            lambda_seam.on_invoke(self.lambda_listener)
+        self.stack.dynamodb_listener = self.dynamodb_listener
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.aws = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self.aws.start()
@@ -117,27 +112,36 @@ class LocalService:
     def aws_url(self) -> str:
         return f"http://{self.local_host}:{self.aws_port}"
 
+    # -- what callers read: the deployment, the executions, the stand-in --------------------
+
+    @property
+    def stand_in(self) -> StandIn:
+        return self.stack.stand_in
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.stack.state_machine_arn
+
+    def functions(self) -> list[FunctionSpec]:
+        """The template's functions as deployed (parameters applied)."""
+        return self.stack.template.functions()
+
+    def executions(self) -> list[dict]:
+        return self.stack.executions()
+
+    def history(self, execution_arn: str) -> list[dict]:
+        return self.stack.history(execution_arn)
+
+    # -- the API's HTTP face ---------------------------------------------------------------
+
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         """One HTTP request through API Gateway's proxy integration to the route's handler."""
-        parts = urlsplit(target)
-        path = parts.path.removeprefix("/v1") or "/"
-        query = dict(parse_qsl(parts.query)) or None
-        text: str | bytes | None
-        if not body:
-            text = None
-        elif any(key.lower() == "content-encoding" for key in headers):
-            text = body
-        else:
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                text = body
+        path, query = apigateway.resource_path(target)
         route = self.stack.route(method, path)
         lock = self._function_locks.setdefault(route.function if route else "", threading.Lock())
         with lock:
-            response = self.stack.request(method, path, headers, text, query)
-        accepts_gzip = "gzip" in next((value for key, value in headers.items() if key.lower() == "accept-encoding"), "")
-        return api_response_bytes(response, accepts_gzip, self.minimum_compression)
+            response = self.stack.request(method, path, headers, apigateway.request_body(headers, body), query)
+        return apigateway.api_response_bytes(response, apigateway.accepts_gzip(headers), self.stack.api.minimum_compression)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         service = self
@@ -170,7 +174,7 @@ class LocalService:
         sfn = self.stack.client("stepfunctions")
         while not self._stopping.wait(0.2):
             try:
-                executions = sfn.list_executions(stateMachineArn=self.stack.state_machine_arn)["executions"]
+                executions = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
             except Exception:  # noqa: S112 - the stack is stopping or busy; the next tick looks again
                 continue
             for execution in executions:
@@ -222,7 +226,7 @@ def serve(port: int | None = None, aws_port: int | None = None, host: str | None
     service.say(
         f"Emulated AWS on {service.aws_url}: .venv/bin/python -m local inspect <batch "
         f"id>{'' if service.aws_port == 5055 else f' --aws-url {service.aws_url}'}, or {LOCAL_AWS_CREDENTIALS} aws --endpoint-url "
-        f"{service.aws_url} stepfunctions list-executions --state-machine-arn {service.stack.state_machine_arn}"
+        f"{service.aws_url} stepfunctions list-executions --state-machine-arn {service.state_machine_arn}"
     )
     service.say("Ctrl-C stops.")
     stop = threading.Event()

@@ -3,22 +3,18 @@
 What is real: the state machine definition (DefinitionSubstitutions applied) run by moto's
 Step Functions engine, every Lambda handler, the DynamoDB table as the template declares
 it, the API routes and proxy events. What stands in: AWS itself (moto, changed only by
-local.moto_patches) and Comprehend's sentiment (local.comprehend).
+local.moto_patches), API Gateway (local.apigateway), Lambda's runtime (local.lambda_seam)
+and Comprehend (local.comprehend).
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import io
 import json
 import os
 import secrets
 import time
-import uuid
 import zipfile
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +22,11 @@ import boto3
 from moto import mock_aws
 
 from . import comprehend, lambda_seam, moto_patches
+from .apigateway import ACCOUNT, SNOWFLAKE_ROLE_ARN, RestApi
 from .moto_patches import DynamoFault, DynamoListener
 from .template import TEMPLATE, Route, Template
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
-SNOWFLAKE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/snowflake-sentiment"
 STATE_MACHINE_NAME = "SentimentStateMachine"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
 
@@ -47,11 +42,6 @@ OFFLINE_ENVIRONMENT = {
 """Lambda gives each concurrent invocation its own process; offline they are threads of one,
 and Powertools Metrics' per-process buffer is not safe to flush from many at once."""
 
-
-LAMBDA_REQUEST_LIMIT = 6 * 1024 * 1024
-LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
-"""Lambda's synchronous payload limits in bytes; API Gateway answers 413 to a request event
-above the first and 502 to a response above the second."""
 
 TABLE_NAMES = {"ResultsTable": "sentiment-results", "ResultCacheTable": "sentiment-result-cache"}
 """The tables' names offline (CloudFormation would generate them)."""
@@ -199,7 +189,12 @@ class OfflineStack:
         from sentiment_service.settings import reset_clients
 
         reset_clients()
-        self._routes = {(route.method, route.path): route for route in self.template.routes()}
+        self.api = RestApi(
+            self.template.routes(),
+            self._invoke_through_api,
+            binary_media_types=self.template.api_property("BinaryMediaTypes"),
+            minimum_compression=self.template.api_property("MinimumCompressionSize"),
+        )
         self._functions = {}
         for spec in specs:
             handler = lambda_seam.load_handler(spec.module, spec.handler)
@@ -225,35 +220,21 @@ class OfflineStack:
 
     def route(self, method: str, path: str) -> Route | None:
         """The template's API route for a request, as API Gateway would match it."""
-        return self._routes.get((method.upper(), path))
+        return self.api.route(method, path)
 
     def request(
         self, method: str, path: str = "/sentiment", headers: dict[str, str] | None = None, body: str | bytes | None = None, query: dict[str, str] | None = None
     ) -> dict:
         """What API Gateway's Lambda proxy integration would answer: statusCode, headers, body."""
-        route = self.route(method, path)
-        if route is None:
-            return {
-                "statusCode": 403,
-                "headers": {"Content-Type": "application/json"},
-                "body": json.dumps({"message": "Missing Authentication Token"}),
-                "isBase64Encoded": False,
-            }
-        handler, context = self._functions[route.function]
-        body = inflate_request(headers or {}, body)
-        if isinstance(body, Refusal):
-            return gateway_answer(body.status, body.message)
-        event = proxy_event(method.upper(), path, headers or {}, body, query)
-        if len(json.dumps(event).encode("utf-8")) > LAMBDA_REQUEST_LIMIT:
-            return gateway_answer(413, "Request Too Long")
+        return self.api.request(method, path, headers, body, query)
+
+    def _invoke_through_api(self, function: str, event: dict) -> dict:
+        """A synchronous proxy invocation: the handler's response, in one of the function's warm containers."""
+        handler, context = self._functions[function]
         started = time.perf_counter()
-        with lambda_seam.running(route.function):
+        with lambda_seam.running(function):
             response = handler(event, context.fresh())
-        lambda_seam.report(route.function, event, response.get("statusCode", 500) >= 500, time.perf_counter() - started)
-        if len(json.dumps(response).encode("utf-8")) > LAMBDA_RESPONSE_LIMIT:
-            return gateway_answer(502, "Internal server error")
-        if response.get("isBase64Encoded") and not self.template.api_property("BinaryMediaTypes"):
-            response = {**response, "isBase64Encoded": False}
+        lambda_seam.report(function, event, response.get("statusCode", 500) >= 500, time.perf_counter() - started)
         return response
 
     # -- what an operator would look at ------------------------------------------------------
@@ -265,84 +246,6 @@ class OfflineStack:
     def history(self, execution_arn: str) -> list[dict]:
         paginator = self.client("stepfunctions").get_paginator("get_execution_history")
         return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    message: str
-
-
-def gateway_answer(status: int, message: str) -> dict:
-    """An answer API Gateway gives itself, before or after the function."""
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": message}), "isBase64Encoded": False}
-
-
-def inflate_request(headers: dict[str, str], body: str | bytes | None) -> str | bytes | Refusal | None:
-    """What API Gateway hands a proxy integration for a compressed request body.
-
-    A REST API inflates a body whose Content-Encoding is gzip or deflate before it invokes the
-    function, passes it on as text (the API has no BinaryMediaTypes) and keeps the
-    Content-Encoding header; a body that is not what its header says is a 415. Inflating stops
-    just past Lambda's request limit: such an event could never be delivered.
-    """
-    encoding = next((value.strip().lower() for key, value in headers.items() if key.lower() == "content-encoding"), "")
-    if encoding not in ("gzip", "deflate") or not body:
-        return body
-    raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
-    try:
-        inflated = inflater.decompress(raw, LAMBDA_REQUEST_LIMIT + 1)
-    except zlib.error:
-        return Refusal(415, "Unsupported Media Type")
-    if len(inflated) > LAMBDA_REQUEST_LIMIT:
-        return Refusal(413, "Request Too Long")
-    if not inflater.eof:
-        return Refusal(415, "Unsupported Media Type")
-    try:
-        return inflated.decode("utf-8")
-    except UnicodeDecodeError:
-        return inflated
-
-
-def proxy_event(method: str, path: str, headers: dict[str, str], body: str | bytes | None, query: dict[str, str] | None = None) -> dict:
-    """A REST API Lambda proxy event as API Gateway builds it; binary bodies arrive base64-encoded."""
-    is_base64 = isinstance(body, bytes)
-    text = base64.b64encode(body).decode("ascii") if is_base64 else body
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": dict(headers),
-        "multiValueHeaders": {key: [value] for key, value in headers.items()},
-        "queryStringParameters": dict(query) if query else None,
-        "multiValueQueryStringParameters": {key: [value] for key, value in query.items()} if query else None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": str(uuid.uuid4()),
-            "accountId": ACCOUNT,
-            "identity": {"sourceIp": "127.0.0.1", "userArn": SNOWFLAKE_ROLE_ARN},
-        },
-        "body": text,
-        "isBase64Encoded": is_base64,
-    }
-
-
-def response_json(response: dict) -> Any:
-    """The JSON body of a proxy response, undoing base64 and gzip as a client would."""
-    body = response.get("body") or ""
-    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
-    headers = {key.lower(): value for key, value in (response.get("headers") or {}).items()}
-    for key, values in (response.get("multiValueHeaders") or {}).items():
-        headers.setdefault(key.lower(), values[0])
-    if headers.get("content-encoding") == "gzip":
-        raw = gzip.decompress(raw)
-    return json.loads(raw) if raw else None
 
 
 def _restore_environment(saved: dict[str, str | None]) -> None:

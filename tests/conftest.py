@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local.apigateway import response_json
 from local.comprehend import StandIn
 from local.snowflake import batch_body, poll, snowflake_headers
-from local.stack import OfflineStack, response_json
+from local.stack import OfflineStack
 from local.template import Template
 
 for _name, _value in Template().globals["Environment"]["Variables"].items():

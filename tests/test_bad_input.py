@@ -108,7 +108,7 @@ def test_bad_input_is_rejected_and_leaves_nothing(snowflake, stack, kind, change
 
 
 def test_base64_body_that_is_not_base64_is_rejected(snowflake, stack):
-    from local.stack import proxy_event
+    from local.apigateway import proxy_event
 
     handler, context = stack._functions["StartBatchFunction"]
     event = proxy_event("POST", "/sentiment", snowflake_headers(), "ROWTEXT0 not base64 %%%")
@@ -193,7 +193,7 @@ def test_huge_row_numbers_are_echoed_exactly(snowflake):
 def test_base64_encoded_bodies_from_sam_generate_event(snowflake):
     headers = snowflake_headers()
     body = base64.b64encode(json.dumps({"data": [[0, row_text(0)]]}).encode()).decode()
-    from local.stack import proxy_event
+    from local.apigateway import proxy_event
 
     event = proxy_event("POST", "/sentiment", headers, body)
     event["isBase64Encoded"] = True

@@ -21,8 +21,9 @@ from conftest import Snowflake
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
+from local.apigateway import LAMBDA_REQUEST_LIMIT
 from local.snowflake import snowflake_headers
-from local.stack import LAMBDA_REQUEST_LIMIT, OfflineStack
+from local.stack import OfflineStack
 from sentiment_service.chunking import AUTO, SUPPORTED_LANGUAGES, normalize_argument, row_language
 
 EXAMPLES = int(os.environ.get("CONFORMANCE_EXAMPLES", "50"))

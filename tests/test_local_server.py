@@ -85,7 +85,7 @@ def test_plain_answer_without_accept_encoding(service):
 
 
 def test_api_gateway_compresses_large_plain_answers_only():
-    from local.server import api_response_bytes
+    from local.apigateway import api_response_bytes
 
     large = {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "x" * 9000, "isBase64Encoded": False}
     small = {**large, "body": "x" * 100}
@@ -100,8 +100,8 @@ def test_repeated_post_is_accepted_once(service):
     assert [http(service, "POST", headers, body)[0] for _ in range(3)] == [202, 202, 202]
     assert poll(service, headers)[0] == 200
     assert http(service, "POST", headers, body)[0] == 202
-    assert len(service.stack.executions()) == 1
-    assert service.stack.stand_in.calls == 1
+    assert len(service.executions()) == 1
+    assert service.stand_in.calls == 1
 
 
 def test_unknown_batch_and_bad_requests(service):
@@ -120,7 +120,7 @@ def test_the_emulated_aws_endpoint_shows_executions(service):
     http(service, "POST", headers, batch_body(["great"]).encode())
     poll(service, headers)
     sfn = boto3.client("stepfunctions", endpoint_url=service.aws_url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    (execution,) = sfn.list_executions(stateMachineArn=service.stack.state_machine_arn)["executions"]
+    (execution,) = sfn.list_executions(stateMachineArn=service.state_machine_arn)["executions"]
     assert execution["status"] == "SUCCEEDED"
     events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
     assert events[-1]["type"] == "ExecutionSucceeded"

@@ -24,9 +24,9 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
 from local import lambda_seam
+from local.apigateway import SNOWFLAKE_ROLE_ARN, response_json
 from local.comprehend import StandIn
 from local.server import LocalService
-from local.stack import SNOWFLAKE_ROLE_ARN, response_json
 from local.template import ROOT, TEMPLATE, Template
 from sentiment_service.settings import container_clients
 
@@ -104,7 +104,7 @@ class Container:
     """One function's container under `sam local start-api`: its handler, its environment, its own AWS clients."""
 
     def __init__(self, service: LocalService, function: str, environment: dict[str, str]):
-        (spec,) = [spec for spec in service.stack.template.functions() if spec.logical_id == function]
+        (spec,) = [spec for spec in service.functions() if spec.logical_id == function]
         self.handler = lambda_seam.load_handler(spec.module, spec.handler)
         self.context = lambda_seam.LambdaContext(function, spec.memory_mb, f"arn:aws:lambda:us-east-1:123456789012:function:{function}", spec.timeout_s)
         self.environment = environment
@@ -144,7 +144,7 @@ def test_sam_local_handlers_answer_the_sample_events_against_make_local(service)
     assert (
         start.environment["RESULTS_TABLE"] == "sentiment-results" and start.environment.get("AWS_ENDPOINT_URL") == f"http://{CONTAINER_HOST}:{service.aws_port}"
     )
-    assert start.environment["STATE_MACHINE_ARN"] == service.stack.state_machine_arn
+    assert start.environment["STATE_MACHINE_ARN"] == service.state_machine_arn
 
     looked_up: list[str] = []
     with docker_host_gateway(looked_up):
@@ -161,4 +161,4 @@ def test_sam_local_handlers_answer_the_sample_events_against_make_local(service)
     assert [row for row, _ in rows] == [0, 1]
     assert rows[1][1]["Sentiment"] == "POSITIVE"
     assert set(looked_up) == {CONTAINER_HOST}, "the handlers reached AWS through the container's host name, and only there"
-    assert [execution["status"] for execution in service.stack.executions()] == ["SUCCEEDED"], "make local's state machine ran the batch"
+    assert [execution["status"] for execution in service.executions()] == ["SUCCEEDED"], "make local's state machine ran the batch"
