@@ -55,10 +55,13 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/sam validate --lint --region $(AWS_DEFAULT_REGION)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV)/bin/checkov --config-file .checkov.yaml --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
+# The fast tier alone (tests/unit: plain functions, no emulated AWS), in seconds.
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit
 
-test: lint unit
+# Every check: the lint above, then every tier of tests (unit, offline, template, tooling).
+test: lint
+	$(BIN)/python -m pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m local demo

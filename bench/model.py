@@ -45,7 +45,7 @@ Assumptions and simplifications (also written to model.md):
    `refused_request_s` (20 ms). In the after design, when no other caller shares the quota, the
    governor (R_gov) is no faster than the quota and each work item is one call (batches of at
    most 25 x `chunking.MAX_WORK_ITEMS` documents), a call is made at its slot without checking the
-   window: GCRA's spacing keeps every 1-s window at R calls or fewer (tests/test_model.py checks
+   window: GCRA's spacing keeps every 1-s window at R calls or fewer (tests/tooling/test_model.py checks
    the calls' times).
 2. In the before design, throttled in-function retries are aggregated, not simulated one by
    one: while calls wait, the quota's window is full; when an admission leaves the window its

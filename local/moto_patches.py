@@ -1,8 +1,8 @@
 """Every change this project makes to moto, in one place; each install returns its undo.
 
 moto is pinned exactly (moto==5.2.5 in requirements-dev.txt and requirements-mutants.txt)
-because these patches reach into its internals; tests/test_offline_stack.py, tests/test_faults.py
-and tests/test_iam_in_use.py notice when an upgrade moves them.
+because these patches reach into its internals; tests/tooling/test_offline_stack.py, tests/offline/test_faults.py
+and tests/template/test_iam_in_use.py notice when an upgrade moves them.
 
 - `run_lambdas_in_process` replaces `moto.awslambda.models.LambdaFunction._invoke_lambda`
   (private). moto runs Lambda functions in Docker, which these machines lack, and without
@@ -16,7 +16,7 @@ and tests/test_iam_in_use.py notice when an upgrade moves them.
 - `serialize_dynamodb` wraps `moto.dynamodb.responses.DynamoHandler.call_action`. Real
   DynamoDB serves parallel Map iterations; moto's in-memory tables raise "dictionary
   changed size during iteration" when a Query meets a concurrent write. The wrapper also
-  fails chosen calls on demand (tests/test_faults.py) and reports every call that
+  fails chosen calls on demand (tests/offline/test_faults.py) and reports every call that
   succeeded (the benchmark meters capacity units with it).
 - `serve_comprehend` sets `BatchDetectSentiment`, `BatchDetectDominantLanguage` and
   `DetectSentiment` on `moto.comprehend.responses.ComprehendResponse`: moto implements only

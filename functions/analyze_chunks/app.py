@@ -74,7 +74,7 @@ WAKE_EARLY_SECONDS = 1.0
 
 MAX_WAITS_HANDED_BACK = 1
 """Wait states per work item: after one, the item sleeps in the function for every later turn,
-which keeps the execution's history bounded (tests/test_statemachine.py)."""
+which keeps the execution's history bounded (tests/template/test_statemachine.py)."""
 
 DEADLINE_MARGIN_SECONDS = 45
 """Throttled calls are retried until this long before the function's timeout: room for the

@@ -25,7 +25,7 @@ from typing import Any
 MAX_DOCUMENTS_PER_CHUNK = 25
 MAX_DOCUMENT_BYTES = 5000
 MAX_WORK_ITEMS = 300
-"""Map iterations per execution; see `history_events_bound` in tests/test_statemachine.py."""
+"""Map iterations per execution; see `history_events_bound` in tests/template/test_statemachine.py."""
 
 SUPPORTED_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "ar", "hi", "ja", "ko", "zh", "zh-TW")
 AUTO = "auto"

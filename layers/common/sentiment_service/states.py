@@ -2,7 +2,7 @@
 
 Each mirrors its state's Parameters in the ASL: a field a key, the key being the field's name in
 camelCase (`batch_id` reads `batchId`), so the handlers read typed fields, not dict keys.
-tests/test_state_inputs.py holds every dataclass's keys against the ASL's, so the two cannot
+tests/template/test_state_inputs.py holds every dataclass's keys against the ASL's, so the two cannot
 drift apart. A missing or ill-typed key fails the state with StateInputInvalid, which names the
 key and never its value.
 """

@@ -6,13 +6,13 @@ import json
 import random
 
 import pytest
-from conftest import row_text, stored_items
 
 from local.snowflake import snowflake_headers
 from sentiment_service.chunking import MAX_WORK_ITEMS, normalize_argument, plan_batch
 from sentiment_service.comprehend import MAX_ERROR_CODE, MAX_ERROR_MESSAGE, error_value
 from sentiment_service.protocol import MAX_ANSWER_BYTES, MAX_ROW_ANSWER_BYTES
 from sentiment_service.storage import pack, paginate_rows
+from tests.helpers import row_text, stored_items
 
 pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
 

@@ -1,19 +1,18 @@
 """The state machine definition: its retries, its error names, and its history bound."""
 
 import json
-from pathlib import Path
 
 import botocore.session
 
 from functions.analyze_chunks.app import MAX_WAITS_HANDED_BACK
+from local.template import ROOT
 from sentiment_service import comprehend, governor, pool, storage
 from sentiment_service.chunking import MAX_WORK_ITEMS
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = json.loads((ROOT / "statemachine" / "sentiment.asl.json").read_text())
 HISTORY_LIMIT = 25_000
 
-# Events Step Functions records (counted in moto's history by tests/test_end_to_end.py):
+# Events Step Functions records (counted in moto's history by tests/offline/test_end_to_end.py):
 # a Task: Entered, Scheduled, Started, Succeeded, Exited; each retry adds Failed, Scheduled, Started.
 TASK_EVENTS, RETRY_EVENTS = 5, 3
 PASS_EVENTS, MAP_EVENTS, ITERATION_EVENTS, EXECUTION_EVENTS = 2, 4, 2, 2

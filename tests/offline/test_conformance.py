@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Snowflake
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
@@ -25,6 +24,7 @@ from local.apigateway import LAMBDA_REQUEST_LIMIT
 from local.snowflake import snowflake_headers
 from local.stack import OfflineStack
 from sentiment_service.chunking import AUTO, SUPPORTED_LANGUAGES, normalize_argument, row_language
+from tests.helpers import Snowflake
 
 EXAMPLES = int(os.environ.get("CONFORMANCE_EXAMPLES", "50"))
 

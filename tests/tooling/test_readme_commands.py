@@ -15,15 +15,14 @@ import shlex
 import shutil
 import socket
 import subprocess
-from pathlib import Path
 
 import boto3
 import pytest
 
 from local import demo
 from local.server import HOST, LocalService
+from local.template import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 LOCAL_DOC = ROOT / "docs" / "local-debugging.md"
 LOCAL_SECTION = "## Run it locally and debug a batch"

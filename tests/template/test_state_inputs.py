@@ -9,7 +9,6 @@ from dataclasses import MISSING, fields
 from typing import Any
 
 import pytest
-from conftest import ROW_TEXT_MARKER, row_text
 
 from local.template import ROOT, Template
 from sentiment_service.states import (
@@ -22,6 +21,7 @@ from sentiment_service.states import (
     StateInputInvalid,
     event_key,
 )
+from tests.helpers import ROW_TEXT_MARKER, row_text
 
 DEFINITIONS = {path.name: json.loads(path.read_text(encoding="utf-8")) for path in sorted((ROOT / "statemachine").glob("*.asl.json"))}
 INPUTS: dict[str, type[StateInput]] = {

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +19,9 @@ from local.console import Console, drain_powertools_metrics
 from local.inspect import Inspector
 from local.server import LocalService, free_port
 from local.snowflake import snowflake_headers
+from local.template import ROOT
 from sentiment_service.storage import STATUS_ENDED, ResultsTable
-from tests.conftest import ROW_TEXT_MARKER, row_text
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROW_TEXT_MARKER, row_text
 
 
 def run_local(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:

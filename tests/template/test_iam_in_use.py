@@ -11,12 +11,10 @@ import threading
 import time
 from unittest import mock
 
-from conftest import row_text
-from test_production import grants
-
 from local import lambda_seam
 from local.snowflake import snowflake_headers
 from sentiment_service.workflow import ExecutionState, Workflow
+from tests.helpers import grants, row_text
 
 STATE_MACHINE = "SentimentStateMachine"
 TRANSACTION_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}

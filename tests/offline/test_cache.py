@@ -7,13 +7,13 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ROW_TEXT_MARKER, aws_error, row_text
 
 from local.comprehend import hashed_sentiment
 from local.snowflake import snowflake_headers
 from sentiment_service.cache import ResultCache, purge
 from sentiment_service.pool import settle_pooled_chunk
 from sentiment_service.storage import ResultsTable, staging_id, unpack
+from tests.helpers import ROW_TEXT_MARKER, aws_error, row_text
 
 pytestmark = pytest.mark.usefixtures("distinct_values")
 

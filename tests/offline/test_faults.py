@@ -6,13 +6,13 @@ import time
 from unittest import mock
 
 import pytest
-from conftest import aws_error, row_text, stored_items
 
 from functions.poll_batch.app import DESCRIBE_EVERY_SECONDS
 from local.comprehend import lexicon_sentiment
 from local.snowflake import snowflake_headers
 from sentiment_service import storage
 from sentiment_service.workflow import Workflow
+from tests.helpers import aws_error, row_text, stored_items
 
 pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
 
@@ -134,3 +134,12 @@ def test_an_incomplete_comprehend_answer_fails_the_batch_without_quoting_a_row(s
     assert (
         outcome.body["message"] == f"Sentiment batch failed: ComprehendContractError: Amazon Comprehend answered for {sent - 1} of {sent} documents in a call."
     )
+
+
+def test_a_wrong_table_name_is_answered_as_a_misconfiguration_not_an_outage(snowflake, monkeypatch):
+    from sentiment_service.settings import reset_clients
+
+    monkeypatch.setenv("RESULTS_TABLE", "no-such-table")
+    reset_clients()
+    outcome = snowflake.post(["I love it"])
+    assert outcome.status == 424 and "misconfigured" in outcome.body["message"]

@@ -8,13 +8,13 @@ import time
 from typing import Any
 
 import pytest
-from conftest import ROW_TEXT_MARKER, aws_error, row_text
 
 from local.comprehend import hashed_sentiment
 from sentiment_service.comprehend import ComprehendRejected, ComprehendThrottled
 from sentiment_service.pool import CLAIM_SECONDS, POOL, Pool, PooledChunkInFlight, settle_pooled_chunk
 from sentiment_service.states import PooledChunkOfBatch
 from sentiment_service.storage import ResultsTable, staging_id
+from tests.helpers import ROW_TEXT_MARKER, aws_error, row_text
 
 ENTRY_ATTRIBUTES = {"pk", "sk", "batchId", "chunk", "documents", "expiresAt", "claimedBy", "claimedUntil"}
 

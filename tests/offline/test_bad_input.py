@@ -8,10 +8,10 @@ import gzip
 import json
 
 import pytest
-from conftest import ROW_TEXT_MARKER, row_text, stored_items
 
 from local.snowflake import BATCH_ID_HEADER, snowflake_headers
 from sentiment_service.protocol import MAX_BATCH_ROWS, MAX_DECOMPRESSED_BODY_BYTES
+from tests.helpers import ROW_TEXT_MARKER, row_text, stored_items
 
 pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
 

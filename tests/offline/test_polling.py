@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 import time
 
-from conftest import row_text
-
 from functions.poll_batch.app import CONFIRM_EVERY_SECONDS, DESCRIBE_EVERY_SECONDS, poll_batch
 from local.snowflake import snowflake_headers
 from sentiment_service.storage import ResultsTable
 from sentiment_service.workflow import ExecutionState
+from tests.helpers import row_text
 
 
 class CountingWorkflow:

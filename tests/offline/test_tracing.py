@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import row_text
 
 from sentiment_service import observability
+from tests.helpers import row_text
 
 
 class Subsegment:

@@ -6,10 +6,10 @@ import itertools
 import threading
 
 import pytest
-from conftest import row_text
 
 from local.snowflake import snowflake_headers
 from sentiment_service.governor import SLEEP_BREAK_EVEN_SECONDS, Governor, TurnLater, Turns
+from tests.helpers import row_text
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import time
 from unittest import mock
 
 import pytest
-from conftest import row_text, stored_items
 
 from local.snowflake import snowflake_headers
 from local.stack import OfflineStack
 from sentiment_service.admission import LEASE_SECONDS, PARTITION, Admission, entry_key
 from sentiment_service.workflow import ExecutionState, Workflow
+from tests.helpers import row_text, stored_items
 
 RATE, WINDOW = 1.0, 30.0
 """Unit tests: a window of 30 Comprehend calls."""

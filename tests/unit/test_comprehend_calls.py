@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import aws_error
 
 from sentiment_service import comprehend, errors
 from sentiment_service.comprehend import ComprehendRejected, ComprehendThrottled, ComprehendUnavailable, detect_sentiment
+from tests.helpers import aws_error
 
 
 def failure(code: str, status: int = 400) -> ClientError:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench.run import OVER_WINDOW
+from local.template import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 LATEST = ROOT / "bench" / "results" / "latest.json"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, ReadTimeoutError
-from conftest import aws_error
 
 from sentiment_service.api import aws_error_answer
 from sentiment_service.errors import Kind, kind_of
 from sentiment_service.storage import StorageThrottled, StorageUnavailable
 from sentiment_service.worker import retryable_storage_errors
+from tests.helpers import aws_error
 
 
 @pytest.mark.parametrize(
@@ -60,12 +60,3 @@ def test_workers_raise_what_step_functions_retries(error, raised):
 def test_workers_let_a_misconfiguration_fail_the_batch(error):
     with pytest.raises(type(error)), retryable_storage_errors():
         raise error
-
-
-def test_a_wrong_table_name_is_answered_as_a_misconfiguration_not_an_outage(snowflake, monkeypatch):
-    from sentiment_service.settings import reset_clients
-
-    monkeypatch.setenv("RESULTS_TABLE", "no-such-table")
-    reset_clients()
-    outcome = snowflake.post(["I love it"])
-    assert outcome.status == 424 and "misconfigured" in outcome.body["message"]

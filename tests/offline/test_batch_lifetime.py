@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import row_text
 
 from local.snowflake import snowflake_headers
 from sentiment_service import storage
@@ -11,6 +10,7 @@ from sentiment_service.chunking import SUPPORTED_LANGUAGES
 from sentiment_service.pool import pooled_key
 from sentiment_service.protocol import MAX_HEADER_ID_BYTES
 from sentiment_service.settings import settings
+from tests.helpers import row_text
 
 pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
 

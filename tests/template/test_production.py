@@ -6,41 +6,7 @@ from __future__ import annotations
 import pytest
 
 from local.template import Template
-
-ROLE = "arn:aws:iam::111122223333:role/snowflake-api"
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "111122223333", "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "stack"}
-
-
-def template(**parameters: str) -> Template:
-    return Template(parameter_overrides={"SnowflakeRoleArn": ROLE, **parameters})
-
-
-def resolved(value, source: Template | None = None):
-    source = source or template()
-    return source.resolve(value, lambda logical_id, attribute: PSEUDO.get(logical_id, f"<{logical_id}{'.' + attribute if attribute else ''}>"))
-
-
-def resource(name: str, source: Template | None = None) -> dict:
-    source = source or template()
-    return resolved(source.resources[name], source)
-
-
-def statements(name: str) -> list[dict]:
-    policies = resource(name)["Properties"]["Policies"]
-    return [statement for policy in policies for statement in policy["Statement"]]
-
-
-def grants(name: str) -> dict[str, set[str]]:
-    """action -> resources it is allowed on."""
-    allowed: dict[str, set[str]] = {}
-    for statement in statements(name):
-        assert statement["Effect"] == "Allow"
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            allowed.setdefault(action, set()).update(targets)
-    return allowed
-
+from tests.helpers import ROLE, grants, resolved, resource, template
 
 TABLE = {"<ResultsTable.Arn>"}
 CACHE_TABLE = {"<ResultCacheTable.Arn>"}

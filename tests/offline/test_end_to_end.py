@@ -8,13 +8,13 @@ import time
 from unittest import mock
 
 import pytest
-from conftest import ROW_TEXT_MARKER, aws_error, history_text, row_text
 
 from bench.corpus import corpus as review_corpus
 from local.comprehend import hashed_sentiment, lexicon_sentiment
 from local.snowflake import snowflake_headers
 from sentiment_service.chunking import normalize_argument
 from sentiment_service.workflow import Workflow, execution_name
+from tests.helpers import ROW_TEXT_MARKER, aws_error, history_text, row_text
 
 SEED = ["hello world", "I am happy"]
 ROWS = [row_text(0, "hello world"), row_text(1, "I am happy")]

@@ -1,0 +1,1 @@
+"""The tests, in tiers: unit, offline, template and tooling (tests/conftest.py says what each holds)."""

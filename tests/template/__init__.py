@@ -1,0 +1,1 @@
+"""template.yaml and the ASL: as written, as deployed, and against what the code calls."""

@@ -1,0 +1,1 @@
+"""The fast tier: plain functions with fakes, no emulated AWS. `make unit` runs it alone."""
