@@ -82,7 +82,7 @@ last call (30 s read timeout) and storing its values."""
 
 
 def analyze_pooled_chunks(
-    batch_id: str, pooled_chunks: Sequence[PooledChunkOfBatch], table: ResultsTable, comprehend: Any, cache: ResultCache | None = None
+    batch_id: str, pooled_chunks: Sequence[PooledChunkOfBatch], table: ResultsTable, comprehend: ComprehendCalls, cache: ResultCache | None = None
 ) -> dict[str, Any]:
     """Settle each language's pooled chunk; one still held by another call is retried by Step
     Functions after the others are settled."""
