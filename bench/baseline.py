@@ -72,7 +72,7 @@ class SeedDesign:
         errored = False
         try:
             self.process_data(batch_id, data, started)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - the async invocation fails as a whole
             errored = True
             self.failures[batch_id] = f"{type(error).__name__}: {str(error)[:160]}"
         finally:

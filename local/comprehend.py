@@ -143,11 +143,9 @@ def _ranked_languages(text: str) -> tuple[tuple[str, float], ...]:
     chinese = _han_script(scored) if any(_is_han(character) for character in scored) else None
     scores: dict[str, float] = {}
     for ranked, score in _language_identifier().rank(scored):
-        code = ranked
-        if code in CHINESE_FAMILY:
-            if chinese is None:
-                continue
-            code = chinese
+        if ranked in CHINESE_FAMILY and chinese is None:
+            continue
+        code = chinese if ranked in CHINESE_FAMILY else ranked
         scores[code] = scores.get(code, 0.0) + score
     best = sorted(scores.items(), key=lambda entry: entry[1], reverse=True)
     return tuple((code, round(score, 6)) for index, (code, score) in enumerate(best) if index == 0 or score >= RUNNER_UP_SCORE)

@@ -54,7 +54,7 @@ def invoke(handler: Handler, event: dict, context: LambdaContext) -> tuple[str, 
     """Call a handler as Lambda's Python runtime would: its result, or its error report."""
     try:
         return json.dumps(handler(event, context)), False
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - Lambda reports every exception the same way
         report = {
             "errorMessage": str(error),
             "errorType": type(error).__name__,
@@ -123,7 +123,7 @@ def invoke_registered(function_name: str, event: Any) -> tuple[str, bool] | None
 
 def report(function_name: str, event: dict, errored: bool, seconds: float) -> None:
     """Tell the listeners about one invocation, from moto's Lambda or from the API's proxy integration."""
-    for listener in _listeners:
+    for listener in list(_listeners):  # noqa: PERF101 - a copy: other threads add and clear listeners
         listener(function_name, event, errored, seconds)
 
 

@@ -50,23 +50,21 @@ DynamoListener = Callable[[str, dict, dict], None]
 """(DynamoDB action, request, response) after every call that succeeded."""
 
 
-_moto_invoke_lambda = LambdaFunction._invoke_lambda
-
-
 def run_lambdas_in_process(run: InProcessLambda) -> Undo:
     """Have moto answer every Lambda invocation with `run`, unless `run` declines it."""
+    replaced = LambdaFunction._invoke_lambda
 
     def invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         answer = run(self.function_name, event)
         if answer is None:
-            return _moto_invoke_lambda(self, event)
+            return replaced(self, event)
         payload, errored = answer
         return payload, errored, ""
 
     LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign]
 
     def undo() -> None:
-        LambdaFunction._invoke_lambda = _moto_invoke_lambda  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = replaced  # type: ignore[method-assign]
 
     return undo
 
@@ -88,12 +86,13 @@ def _engine_client(region: str, service: str, state_credentials: Any = None) -> 
 
 def cache_engine_clients() -> Undo:
     """Have moto's Step Functions engine reuse its boto3 clients; the undo forgets them."""
+    replaced = {module: module.boto_client_for for module in _ENGINE_MODULES}
     for module in _ENGINE_MODULES:
         module.boto_client_for = _engine_client  # type: ignore[attr-defined]
 
     def undo() -> None:
-        for module in _ENGINE_MODULES:
-            module.boto_client_for = _moto_engine_client  # type: ignore[attr-defined]
+        for module, client_for in replaced.items():
+            module.boto_client_for = client_for  # type: ignore[attr-defined]
         _engine_clients.clear()
 
     return undo
@@ -154,7 +153,7 @@ def serve_comprehend(stand_in: StandIn) -> Undo:
     ComprehendResponse.batch_detect_dominant_language = batch_detect_dominant_language  # type: ignore[attr-defined]
 
     def undo() -> None:
-        _stand_ins.remove(stand_in)
+        del _stand_ins[next(index for index, installed in enumerate(_stand_ins) if installed is stand_in)]
         if not _stand_ins:
             del ComprehendResponse.batch_detect_sentiment  # type: ignore[attr-defined]
             del ComprehendResponse.batch_detect_dominant_language  # type: ignore[attr-defined]

@@ -175,7 +175,7 @@ class LocalService:
         while not self._stopping.wait(0.2):
             try:
                 executions = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
-            except Exception:  # noqa: S112 - the stack is stopping or busy; the next tick looks again
+            except Exception:  # noqa: BLE001, S112 - the watcher only reports; the stack may be stopping, and the next tick looks again
                 continue
             for execution in executions:
                 if seen.get(execution["name"]) != execution["status"]:
@@ -196,7 +196,7 @@ def status_line(sfn: Any, execution: dict, verbose: bool = False) -> str:
         return line
     try:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-    except Exception:
+    except Exception:  # noqa: BLE001 - the watcher only reports
         return line
     error, cause = described.get("error", ""), described.get("cause", "")
     try:
@@ -224,9 +224,9 @@ def serve(port: int | None = None, aws_port: int | None = None, host: str | None
     service.say(f"Listening on {service.host} (HOST): API port {service.port}, emulated AWS port {service.aws_port}")
     service.say(f"Snowflake sentiment service on {service.url}/sentiment (POST and GET)")
     service.say(
-        f"Emulated AWS on {service.aws_url}: .venv/bin/python -m local inspect <batch "
-        f"id>{'' if service.aws_port == 5055 else f' --aws-url {service.aws_url}'}, or {LOCAL_AWS_CREDENTIALS} aws --endpoint-url "
-        f"{service.aws_url} stepfunctions list-executions --state-machine-arn {service.state_machine_arn}"
+        f"Emulated AWS on {service.aws_url}: .venv/bin/python -m local inspect <batch id>"
+        f"{'' if service.aws_port == 5055 else f' --aws-url {service.aws_url}'}, "
+        f"or {LOCAL_AWS_CREDENTIALS} aws --endpoint-url {service.aws_url} stepfunctions list-executions --state-machine-arn {service.state_machine_arn}"
     )
     service.say("Ctrl-C stops.")
     stop = threading.Event()

@@ -442,7 +442,7 @@ def play_query(
     retry waits, decrease, rng, ...).
     """
     query_id = query_id or str(uuid.uuid4())
-    headers_for = headers_for or (snowflake_headers)
+    headers_for = headers_for or snowflake_headers
     started = clock()
     query = SnowflakeQuery(len(batches), concurrency, **policy)
     headers = [headers_for(f"{query_id}:1:{number}:0:0", query_id) for number in range(len(batches))]

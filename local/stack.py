@@ -15,6 +15,7 @@ import os
 import secrets
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,10 @@ class OfflineStack:
     ) -> dict:
         """What API Gateway's Lambda proxy integration would answer: statusCode, headers, body."""
         return self.api.request(method, path, headers, body, query)
+
+    def function(self, logical_id: str) -> tuple[Callable[..., Any], lambda_seam.LambdaContext]:
+        """A deployed function's handler and its context, to invoke it directly as Lambda would."""
+        return self._functions[logical_id]
 
     def _invoke_through_api(self, function: str, event: dict) -> dict:
         """A synchronous proxy invocation: the handler's response, in one of the function's warm containers."""

@@ -110,7 +110,7 @@ def test_bad_input_is_rejected_and_leaves_nothing(snowflake, stack, kind, change
 def test_base64_body_that_is_not_base64_is_rejected(snowflake, stack):
     from local.apigateway import proxy_event
 
-    handler, context = stack._functions["StartBatchFunction"]
+    handler, context = stack.function("StartBatchFunction")
     event = proxy_event("POST", "/sentiment", snowflake_headers(), "ROWTEXT0 not base64 %%%")
     event["isBase64Encoded"] = True
     response = handler(event, context.fresh())
@@ -197,6 +197,6 @@ def test_base64_encoded_bodies_from_sam_generate_event(snowflake):
 
     event = proxy_event("POST", "/sentiment", headers, body)
     event["isBase64Encoded"] = True
-    handler, context = snowflake.stack._functions["StartBatchFunction"]
+    handler, context = snowflake.stack.function("StartBatchFunction")
     assert handler(event, context.fresh())["statusCode"] == 202
     assert snowflake.wait(headers).status == 200

@@ -14,6 +14,7 @@ from local.comprehend import hashed_sentiment, lexicon_sentiment
 from local.snowflake import snowflake_headers
 from sentiment_service.chunking import normalize_argument
 from sentiment_service.workflow import Workflow, execution_name
+from tests import execution_history
 from tests.helpers import ROW_TEXT_MARKER, aws_error, history_text, row_text
 
 SEED = ["hello world", "I am happy"]
@@ -245,25 +246,23 @@ def test_row_text_never_reaches_execution_history_or_logs(snowflake, stack, stan
 
 
 def test_history_events_per_iteration_match_the_bound_model(snowflake, stack):
-    import test_statemachine as model
-
     snowflake.run([row_text(i, "review number") for i in range(80)])
     (execution,) = stack.executions()
     events = [event["type"] for event in stack.history(execution["executionArn"])]
     iterations = events.count("MapIterationStarted")
     assert iterations == 3, "80 texts: three full chunks in the Map, the last five pooled"
     start, end = events.index("MapStateStarted"), events.index("MapStateSucceeded")
-    without_waiting = model.ITERATION_EVENTS + model.TASK_EVENTS + 2 * model.PASS_EVENTS
+    without_waiting = execution_history.ITERATION_EVENTS + execution_history.TASK_EVENTS + 2 * execution_history.PASS_EVENTS
     assert (end - start - 1) / iterations == without_waiting, "AnalyzeChunk, TurnLater and ChunksDone once each"
     assert (
         len(events)
-        == model.history_events_bound({"States": {}}, 0)
+        == execution_history.history_events_bound({"States": {}}, 0)
         + sum(
-            model.task_events({}) if state["Type"] == "Task" else model.PASS_EVENTS
-            for name, state in model.DEFINITION["States"].items()
+            execution_history.task_events({}) if state["Type"] == "Task" else execution_history.PASS_EVENTS
+            for name, state in execution_history.DEFINITION["States"].items()
             if state["Type"] in ("Task", "Pass", "Choice") and name not in ("ReleaseAdmission", "MarkBatchEnded")
         )
-        + model.MAP_EVENTS
+        + execution_history.MAP_EVENTS
         + iterations * without_waiting
     ), "every state of the path that succeeds, once"
 

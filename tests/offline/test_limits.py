@@ -12,6 +12,7 @@ from sentiment_service.chunking import MAX_WORK_ITEMS, normalize_argument, plan_
 from sentiment_service.comprehend import MAX_ERROR_CODE, MAX_ERROR_MESSAGE, error_value
 from sentiment_service.protocol import MAX_ANSWER_BYTES, MAX_ROW_ANSWER_BYTES
 from sentiment_service.storage import pack, paginate_rows
+from tests import execution_history
 from tests.helpers import row_text, stored_items
 
 pytestmark = pytest.mark.usefixtures("no_row_text_leaks")
@@ -80,12 +81,10 @@ def test_a_body_just_under_lambdas_6_mb_is_accepted_and_just_over_is_413(snowfla
 
 
 def test_the_history_bound_holds_for_the_largest_batch():
-    import test_statemachine as model
-
     plan = plan_batch([f"text {index}" for index in range(LARGEST_BATCH)], "en")
     assert len(plan.chunks) == 1200
     assert len(plan.work_items) <= MAX_WORK_ITEMS
-    assert model.history_events_bound(model.DEFINITION, len(plan.work_items)) < model.HISTORY_LIMIT
+    assert execution_history.history_events_bound(execution_history.DEFINITION, len(plan.work_items)) < execution_history.HISTORY_LIMIT
     more_chunks = plan_batch([f"text {index}" for index in range(LARGEST_BATCH * 4)], "en")
     assert len(more_chunks.work_items) <= MAX_WORK_ITEMS
 

@@ -237,22 +237,3 @@ def test_the_snowflake_sql_output_is_ready_to_paste():
     assert "api_allowed_prefixes = ('https://<SentimentApi>.execute-api.us-east-1.amazonaws.com/v1/')" in sql
     assert "as 'https://<SentimentApi>.execute-api.us-east-1.amazonaws.com/v1/sentiment';" in sql
     assert "create or replace external function sentiment(text varchar)" in sql
-
-
-def test_make_snowflake_sql_prints_the_deployed_stacks_output(capsys):
-    from unittest import mock
-
-    from local.__main__ import main
-
-    stack = {
-        "Outputs": [
-            {"OutputKey": "SentimentUrl", "OutputValue": "u"},
-            {"OutputKey": "SnowflakeSql", "OutputValue": "create or replace api integration sentiment_api ..."},
-        ]
-    }
-    client = mock.Mock(**{"describe_stacks.return_value": {"Stacks": [stack]}})
-    with mock.patch("boto3.client", return_value=client) as factory:
-        assert main(["sql", "--stack", "prod-sentiment", "--region", "eu-west-1"]) == 0
-    factory.assert_called_once_with("cloudformation", region_name="eu-west-1")
-    client.describe_stacks.assert_called_once_with(StackName="prod-sentiment")
-    assert capsys.readouterr().out.strip() == "create or replace api integration sentiment_api ..."

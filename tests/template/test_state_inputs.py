@@ -94,7 +94,7 @@ def wired_functions() -> dict[str, str]:
 
 @pytest.mark.parametrize("state", sorted(INPUTS))
 def test_each_states_function_refuses_an_input_without_a_key_it_needs_naming_the_key(stack, state):
-    handler, context = stack._functions[wired_functions()[state]]
+    handler, context = stack.function(wired_functions()[state])
     required = [event_key(spec.name) for spec in fields(INPUTS[state]) if spec.default is MISSING]
     for missing in required:
         event = {key: VALID[key] for key in required if key != missing}
@@ -123,6 +123,8 @@ def test_pooled_chunks_are_read_as_typed_entries_and_a_bad_entry_is_named_by_its
     assert AnalyzePooledChunkInput.from_event(event) == AnalyzePooledChunkInput("batch:1", (PooledChunkOfBatch(3, "en"), PooledChunkOfBatch(7, "fr")))
     with pytest.raises(StateInputInvalid, match=r"^AnalyzePooledChunk's input has no pooledChunks\[1\]\.language\.$"):
         AnalyzePooledChunkInput.from_event({"batchId": "batch:1", "pooledChunks": [{"chunk": 3, "language": "en"}, {"chunk": 7}]})
+    with pytest.raises(StateInputInvalid, match=r"^AnalyzePooledChunk's input pooledChunks\[0\] is not a JSON object\.$"):
+        AnalyzePooledChunkInput.from_event({"batchId": "batch:1", "pooledChunks": [row_text(0)]})
     with pytest.raises(StateInputInvalid, match=r"^AnalyzePooledChunk's input pooledChunks is not a list\.$"):
         AnalyzePooledChunkInput.from_event({"batchId": "batch:1", "pooledChunks": row_text(0)})
 

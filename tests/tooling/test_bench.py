@@ -65,6 +65,9 @@ def test_a_small_benchmark_writes_every_documented_field(tmp_path):
     assert {"cold", "rerun", "incremental", "languages_given", "languages_auto"} <= scenarios
     (rerun,) = [entry for entry in report["workloads"] if entry.get("scenario") == "rerun"]
     assert rerun["comprehend_calls"] == 0 and rerun["comprehend_calls_to_cold"] == 0.0
+    for entry in report["workloads"]:
+        metered = (entry["dynamodb_read_units_per_1000_rows"], entry["dynamodb_write_units_per_1000_rows"])
+        assert min(metered) > 0, f"{entry.get('scenario', entry['rows_per_batch'])}: each workload meters its own DynamoDB use"
     assert "The result cache" in (tmp_path / "summary.md").read_text() and "Mixed languages" in (tmp_path / "summary.md").read_text()
     (over,) = [entry for entry in report["workloads"] if entry.get("scenario") == "over_window"]
     assert over["snowflake"]["answered_correctly"] == 3 and over["concurrent_batches"] == 3

@@ -197,7 +197,10 @@ def test_inspect_shows_the_path_the_items_and_no_row_text_unless_asked(served):
     assert ROW_TEXT_MARKER not in output
     by_name: list[str] = []
     Inspector(served.aws_url, show=by_name.append).run(name)
-    without_expiry = lambda lines: [re.sub(r"expires in \d+s", "", line) for line in lines]  # noqa: E731
+
+    def without_expiry(lines: list[str]) -> list[str]:
+        return [re.sub(r"expires in \d+s", "", line) for line in lines]
+
     assert without_expiry(by_name) == without_expiry(shown)
     with_text: list[str] = []
     Inspector(served.aws_url, show=with_text.append).run(batch_id, show_text=True)
@@ -220,3 +223,22 @@ def test_an_execution_that_ends_before_its_post_marks_it_started_stays_ended(sta
     table.mark_ended("q:1:0:0:0")
     table.mark_started("q:1:0:0:0", time.time())
     assert table.get_batch("q:1:0:0:0").status == STATUS_ENDED
+
+
+def test_make_snowflake_sql_prints_the_deployed_stacks_output(capsys):
+    from unittest import mock
+
+    from local.__main__ import main
+
+    stack = {
+        "Outputs": [
+            {"OutputKey": "SentimentUrl", "OutputValue": "u"},
+            {"OutputKey": "SnowflakeSql", "OutputValue": "create or replace api integration sentiment_api ..."},
+        ]
+    }
+    client = mock.Mock(**{"describe_stacks.return_value": {"Stacks": [stack]}})
+    with mock.patch("boto3.client", return_value=client) as factory:
+        assert main(["sql", "--stack", "prod-sentiment", "--region", "eu-west-1"]) == 0
+    factory.assert_called_once_with("cloudformation", region_name="eu-west-1")
+    client.describe_stacks.assert_called_once_with(StackName="prod-sentiment")
+    assert capsys.readouterr().out.strip() == "create or replace api integration sentiment_api ..."

@@ -10,9 +10,15 @@ import zipfile
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
+from moto.awslambda.models import LambdaFunction
+from moto.comprehend.responses import ComprehendResponse
+from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_dynamodb
 
-from local import lambda_seam
+from local import lambda_seam, moto_patches
 from local.comprehend import StandIn
+from local.stack import OfflineStack
 from sentiment_service.settings import client
 
 
@@ -133,3 +139,42 @@ def test_template_parameters_reach_the_definition_and_the_functions():
         import os
 
         assert os.environ["LANGUAGE_CODE"] == "de"
+
+
+def moto_methods() -> tuple:
+    """What local/moto_patches.py replaces, as moto currently has it."""
+    return (
+        LambdaFunction._invoke_lambda,
+        lambda_eval_utils.boto_client_for,
+        state_task_service_dynamodb.boto_client_for,
+        DynamoHandler.call_action,
+        ComprehendResponse.detect_sentiment,
+        getattr(ComprehendResponse, "batch_detect_sentiment", None),
+        getattr(ComprehendResponse, "batch_detect_dominant_language", None),
+    )
+
+
+def test_a_stopped_stack_gives_moto_back_every_method_it_patched():
+    before = moto_methods()
+    with OfflineStack(StandIn()):
+        patched = moto_methods()
+    assert all(now is not then for now, then in zip(patched, before, strict=True)), "every patch is in place while the stack runs"
+    assert moto_methods() == before
+
+
+def test_each_undo_restores_what_its_install_replaced_so_patches_nest():
+    before = moto_methods()
+    undo_outer = [moto_patches.run_lambdas_in_process(lambda name, event: None), moto_patches.cache_engine_clients()]
+    outer_stand_in = StandIn()
+    undo_outer += [moto_patches.serialize_dynamodb(lambda: None), moto_patches.serve_comprehend(outer_stand_in)]
+    outer = moto_methods()
+    undo_inner = [moto_patches.run_lambdas_in_process(lambda name, event: None), moto_patches.cache_engine_clients()]
+    undo_inner += [moto_patches.serialize_dynamodb(lambda: None), moto_patches.serve_comprehend(StandIn())]
+    for undo in reversed(undo_inner):
+        undo()
+    after_inner, answering = moto_methods(), list(moto_patches._stand_ins)
+    for undo in reversed(undo_outer):
+        undo()
+    assert after_inner[:4] == outer[:4], "the outer patches are in place again"
+    assert len(answering) == 1 and answering[0] is outer_stand_in, "the outer stand-in answers again"
+    assert moto_methods() == before

@@ -171,10 +171,10 @@ def _values(response: Mapping[str, Any], documents: int, value_of: Callable[[dic
         values[result["Index"]] = value_of(result)
     for error in response.get("ErrorList", []):
         values[error["Index"]] = error_value(error)
-    missing = sum(value is None for value in values)
-    if missing:
-        raise ComprehendContractError(f"Amazon Comprehend answered for {documents - missing} of {documents} documents in a call.")
-    return values  # type: ignore[return-value]
+    answered = [value for value in values if value is not None]
+    if len(answered) < documents:
+        raise ComprehendContractError(f"Amazon Comprehend answered for {len(answered)} of {documents} documents in a call.")
+    return answered
 
 
 def classify(error: ClientError, documents: int, language: str, operation: str = "BatchDetectSentiment") -> Exception:

@@ -36,11 +36,17 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from mypy_boto3_comprehend.type_defs import (
+        BatchDetectDominantLanguageRequestTypeDef,
+        BatchDetectDominantLanguageResponseTypeDef,
+        BatchDetectSentimentRequestTypeDef,
+        BatchDetectSentimentResponseTypeDef,
+    )
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from .comprehend import ComprehendCalls
@@ -156,10 +162,10 @@ class GovernedClient:
         self.client = client
         self.turns = turns
 
-    def batch_detect_sentiment(self, **request: Any) -> Any:
+    def batch_detect_sentiment(self, **request: Unpack[BatchDetectSentimentRequestTypeDef]) -> BatchDetectSentimentResponseTypeDef:
         self.turns.wait_for_turn()
         return self.client.batch_detect_sentiment(**request)
 
-    def batch_detect_dominant_language(self, **request: Any) -> Any:
+    def batch_detect_dominant_language(self, **request: Unpack[BatchDetectDominantLanguageRequestTypeDef]) -> BatchDetectDominantLanguageResponseTypeDef:
         self.turns.wait_for_turn()
         return self.client.batch_detect_dominant_language(**request)

@@ -40,7 +40,7 @@ class StateInput:
     @classmethod
     def _read(cls, event: Any, state: str, path: str) -> Self:
         if not isinstance(event, Mapping):
-            raise StateInputInvalid(f"{state}'s input {path or 'event'} is not a JSON object.")
+            raise StateInputInvalid(f"{state}'s input {path.rstrip('.') or 'event'} is not a JSON object.")
         hints = get_type_hints(cls)
         values: dict[str, Any] = {}
         for spec in fields(cls):
