@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sentiment_service.protocol import header
+
 from .template import Route
 
 ACCOUNT = "123456789012"
@@ -100,7 +102,7 @@ def inflate_request(headers: dict[str, str], body: str | bytes | None) -> str | 
     Content-Encoding header; a body that is not what its header says is a 415. Inflating stops
     just past Lambda's request limit: such an event could never be delivered.
     """
-    encoding = next((value.strip().lower() for key, value in headers.items() if key.lower() == "content-encoding"), "")
+    encoding = (header(headers, "content-encoding") or "").strip().lower()
     if encoding not in ("gzip", "deflate") or not body:
         return body
     raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
@@ -147,14 +149,23 @@ def proxy_event(method: str, path: str, headers: dict[str, str], body: str | byt
     }
 
 
+def response_headers(response: dict) -> dict[str, str]:
+    """A proxy response's headers as a client receives them: multiValueHeaders' last values, then headers."""
+    headers = {key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}
+    headers.update(response.get("headers") or {})
+    return headers
+
+
+def response_body(response: dict) -> bytes:
+    """A proxy response's body bytes, base64 undone."""
+    body = response.get("body") or ""
+    return base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
+
+
 def response_json(response: dict) -> Any:
     """The JSON body of a proxy response, undoing base64 and gzip as a client would."""
-    body = response.get("body") or ""
-    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
-    headers = {key.lower(): value for key, value in (response.get("headers") or {}).items()}
-    for key, values in (response.get("multiValueHeaders") or {}).items():
-        headers.setdefault(key.lower(), values[0])
-    if headers.get("content-encoding") == "gzip":
+    raw = response_body(response)
+    if header(response_headers(response), "content-encoding") == "gzip":
         raw = gzip.decompress(raw)
     return json.loads(raw) if raw else None
 
@@ -172,7 +183,7 @@ def request_body(headers: dict[str, str], body: bytes) -> str | bytes | None:
     """A request's body as the proxy event carries it: text, or bytes when compressed or not UTF-8."""
     if not body:
         return None
-    if any(key.lower() == "content-encoding" for key in headers):
+    if header(headers, "content-encoding") is not None:
         return body
     try:
         return body.decode("utf-8")
@@ -181,17 +192,14 @@ def request_body(headers: dict[str, str], body: bytes) -> str | bytes | None:
 
 
 def accepts_gzip(headers: dict[str, str]) -> bool:
-    return "gzip" in next((value for key, value in headers.items() if key.lower() == "accept-encoding"), "")
+    return "gzip" in (header(headers, "accept-encoding") or "")
 
 
 def api_response_bytes(response: dict, accepts_gzip: bool, minimum_compression: int | None) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body bytes of a proxy response, compressed as API Gateway would."""
-    headers = {key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}
-    headers.update(response.get("headers") or {})
-    body = response.get("body") or ""
-    raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode("utf-8")
-    already = any(key.lower() == "content-encoding" for key in headers)
-    if accepts_gzip and not already and minimum_compression is not None and len(raw) >= minimum_compression:
+    headers = response_headers(response)
+    raw = response_body(response)
+    if accepts_gzip and header(headers, "content-encoding") is None and minimum_compression is not None and len(raw) >= minimum_compression:
         raw = gzip.compress(raw, mtime=0)
         headers["Content-Encoding"] = "gzip"
     headers["Content-Length"] = str(len(raw))

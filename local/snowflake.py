@@ -21,6 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from sentiment_service.protocol import header
+
 from .template import ROOT
 
 EVENTS = ROOT / "events"
@@ -70,7 +72,7 @@ def exchange_result(result: tuple) -> tuple[int, Any, dict[str, str]]:
 
 def retry_after_s(headers: dict[str, str]) -> float | None:
     """Retry-After in seconds, when the answer carries it as a number."""
-    value = next((value for key, value in headers.items() if key.lower() == "retry-after"), None)
+    value = header(headers, "retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:

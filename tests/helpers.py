@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local.apigateway import response_json
+from local.apigateway import response_headers, response_json
 from local.snowflake import batch_body, poll, snowflake_headers
 from local.stack import OfflineStack
 from local.template import Template
@@ -37,8 +37,7 @@ class Snowflake:
         self.error_bodies: list[Any] = []
 
     def _outcome(self, response: dict, polls: int) -> Outcome:
-        headers = {key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}
-        outcome = Outcome(response["statusCode"], response_json(response), polls, {**headers, **(response.get("headers") or {})})
+        outcome = Outcome(response["statusCode"], response_json(response), polls, response_headers(response))
         if outcome.status != 200:
             self.error_bodies.append(outcome.body)
         return outcome
