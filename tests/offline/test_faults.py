@@ -10,7 +10,7 @@ import pytest
 from functions.poll_batch.app import DESCRIBE_EVERY_SECONDS
 from local.comprehend import lexicon_sentiment
 from local.snowflake import snowflake_headers
-from sentiment_service import storage
+from sentiment_service import comprehend, storage
 from sentiment_service.workflow import Workflow
 from tests.helpers import aws_error, row_text, stored_items
 
@@ -32,7 +32,8 @@ def test_a_throttling_storm_delays_but_never_loses_rows(snowflake, stand_in):
     assert sum(stand_in.documents.values()) == len(set(texts)), "a chunk was paid for twice"
 
 
-def test_a_comprehend_outage_fails_the_batch_and_names_it(snowflake, stand_in):
+def test_a_comprehend_outage_fails_the_batch_and_names_it(snowflake, stand_in, monkeypatch):
+    monkeypatch.setattr(comprehend, "BACKOFF_BUDGET_S", 0.0)  # the function's own retries: tests/unit/test_comprehend_calls.py
     stand_in.fail_with = "InternalServerException"
     outcome = snowflake.run([row_text(0), row_text(1)], timeout_s=300)
     assert outcome.status == 500
